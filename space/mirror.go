@@ -1,0 +1,598 @@
+package space
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"tuplebroker"
+)
+
+// entry is one stored tuple as last seen. Entries are immutable: an update
+// replaces the entry.
+type entry struct {
+	key   string
+	kind  string
+	toks  []string
+	rev   uint64
+	env   *envelope
+	tuple tuplebroker.Tuple
+}
+
+func (e *entry) visible(now time.Time) bool { return e.env.C == "" && !e.env.expired(now) }
+
+func (e *entry) public() Entry {
+	return Entry{Key: e.key, Revision: e.rev, Expires: e.env.expiry(), ClaimedBy: e.env.C, Tuple: e.tuple}
+}
+
+// localOp is a change this process made and the server acknowledged; it is
+// applied to the mirror at once so a process reads its own writes.
+type localOp struct {
+	key    string
+	rev    uint64
+	data   []byte
+	remove bool
+}
+
+type waiter struct {
+	kind string
+	toks []string
+	ch   chan struct{}
+}
+
+type lostMark struct {
+	rev uint64
+	at  time.Time
+}
+
+// mirror is this process's view of the bucket, fed by one ordered consumer,
+// indexed by kind and by key token.
+type mirror struct {
+	s *Space
+
+	mu      sync.RWMutex
+	entries map[string]*entry
+	byKind  map[string]map[string]*entry
+	byTok   map[string][]map[string]map[string]*entry // kind → position → token → key
+	txns    map[string]uint64                         // open transaction → record revision
+	claims  map[string]map[string]*entry              // transaction → claimed entries
+	tomb    map[string]uint64                         // local removals the watch has not yet passed
+	lost    map[string]lostMark                       // entries a CAS found stale
+	rolling map[string]bool                           // claims being rolled back here
+	applied uint64                                    // last stream sequence applied from the watch
+	isReady bool
+	ready   chan struct{}
+
+	waitMu  sync.Mutex
+	waiters map[string]map[*waiter]struct{} // kind → waiters
+
+	// consumer state, touched only by the consume callback
+	cc      jetstream.ConsumeContext
+	batch   []jetstream.Msg
+	batchID string
+}
+
+func newMirror(s *Space) *mirror {
+	return &mirror{
+		s:       s,
+		entries: map[string]*entry{},
+		byKind:  map[string]map[string]*entry{},
+		byTok:   map[string][]map[string]map[string]*entry{},
+		txns:    map[string]uint64{},
+		claims:  map[string]map[string]*entry{},
+		tomb:    map[string]uint64{},
+		lost:    map[string]lostMark{},
+		rolling: map[string]bool{},
+		ready:   make(chan struct{}),
+		waiters: map[string]map[*waiter]struct{}{},
+	}
+}
+
+func (m *mirror) start(ctx context.Context) error {
+	info, err := m.s.stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.State.Msgs == 0 {
+		m.markReady()
+	}
+	cons, err := m.s.js.OrderedConsumer(ctx, "KV_"+m.s.cfg.Bucket, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{m.s.prefix + ">"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return err
+	}
+	m.cc, err = cons.Consume(m.onMsg, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if !errors.Is(err, jetstream.ErrConsumerDeleted) {
+			m.s.log.Debug("mirror consumer", "err", err)
+		}
+	}))
+	return err
+}
+
+func (m *mirror) stop() {
+	if m.cc != nil {
+		m.cc.Stop()
+	}
+}
+
+func (m *mirror) markReady() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.isReady {
+		m.isReady = true
+		close(m.ready)
+	}
+}
+
+// onMsg applies one message from the ordered consumer. Messages of one atomic
+// batch are applied together, so readers see a commit whole or not at all.
+func (m *mirror) onMsg(msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	bid := msg.Headers().Get(batchIDHeader)
+	if len(m.batch) > 0 && bid != m.batchID {
+		m.flush()
+	}
+	m.mu.RLock()
+	live := m.isReady
+	m.mu.RUnlock()
+	if bid != "" && live {
+		m.batch = append(m.batch, msg)
+		m.batchID = bid
+		if msg.Headers().Get(batchCommitHdr) != "" || md.NumPending == 0 {
+			m.flush()
+		}
+		return
+	}
+	m.applyMsgs([]jetstream.Msg{msg})
+	if md.NumPending == 0 && !live {
+		m.markReady()
+		m.s.sweepOnce(context.Background())
+	}
+}
+
+func (m *mirror) flush() {
+	m.applyMsgs(m.batch)
+	m.batch, m.batchID = nil, ""
+}
+
+func (m *mirror) applyMsgs(msgs []jetstream.Msg) {
+	var orphans []*entry
+	now := time.Now()
+	m.mu.Lock()
+	for _, msg := range msgs {
+		md, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		key := strings.TrimPrefix(msg.Subject(), m.s.prefix)
+		orphans = m.applyOne(key, md.Sequence.Stream, isRemoval(msg.Headers()), msg.Data(), now, orphans)
+		m.applied = md.Sequence.Stream
+	}
+	m.mu.Unlock()
+	m.rollbackAsync(orphans)
+}
+
+func (m *mirror) applyLocal(ops []localOp) {
+	var orphans []*entry
+	now := time.Now()
+	m.mu.Lock()
+	for _, op := range ops {
+		orphans = m.applyOne(op.key, op.rev, op.remove, op.data, now, orphans)
+		if op.remove {
+			m.tomb[op.key] = op.rev
+		}
+	}
+	m.mu.Unlock()
+	m.rollbackAsync(orphans)
+}
+
+// applyOne applies one change; m.mu is held. It returns orphans extended by
+// claims whose transaction has ended without committing.
+func (m *mirror) applyOne(key string, rev uint64, removal bool, data []byte, now time.Time, orphans []*entry) []*entry {
+	if t, ok := m.tomb[key]; ok && rev <= t {
+		return orphans
+	}
+	if id, ok := strings.CutPrefix(key, txnPrefix+"."); ok {
+		if cur, ok := m.txns[id]; ok && rev <= cur {
+			return orphans
+		}
+		if removal {
+			delete(m.txns, id)
+			for _, e := range m.claims[id] {
+				orphans = append(orphans, e)
+			}
+			return orphans
+		}
+		if _, err := decodeTxnRecord(data); err != nil {
+			m.s.log.Error("skipping corrupt transaction record", "key", key, "rev", rev, "err", err)
+			return orphans
+		}
+		m.txns[id] = rev
+		return orphans
+	}
+	if cur, ok := m.entries[key]; ok && rev <= cur.rev {
+		return orphans
+	}
+	if removal {
+		m.del(key)
+		return orphans
+	}
+	kind, toks := splitKey(key)
+	env, tuple, err := decodeEnvelope(data)
+	if err == nil && env.K != kind {
+		err = ErrCorrupt
+	}
+	if err != nil {
+		m.s.log.Error("skipping corrupt tuple", "key", key, "rev", rev, "err", err)
+		m.del(key)
+		return orphans
+	}
+	e := &entry{key: key, kind: kind, toks: toks, rev: rev, env: env, tuple: tuple}
+	m.put(e)
+	if env.C != "" {
+		if _, open := m.txns[env.C]; !open && m.isReady {
+			orphans = append(orphans, e)
+		}
+	} else if !env.expired(now) {
+		m.wake(e)
+	}
+	return orphans
+}
+
+func (m *mirror) put(e *entry) {
+	m.del(e.key)
+	m.entries[e.key] = e
+	k := m.byKind[e.kind]
+	if k == nil {
+		k = map[string]*entry{}
+		m.byKind[e.kind] = k
+	}
+	k[e.key] = e
+	pos := m.byTok[e.kind]
+	for len(pos) < len(e.toks) {
+		pos = append(pos, map[string]map[string]*entry{})
+	}
+	m.byTok[e.kind] = pos
+	for i, t := range e.toks {
+		set := pos[i][t]
+		if set == nil {
+			set = map[string]*entry{}
+			pos[i][t] = set
+		}
+		set[e.key] = e
+	}
+	if c := e.env.C; c != "" {
+		if m.claims[c] == nil {
+			m.claims[c] = map[string]*entry{}
+		}
+		m.claims[c][e.key] = e
+	}
+}
+
+func (m *mirror) del(key string) {
+	e, ok := m.entries[key]
+	if !ok {
+		return
+	}
+	delete(m.entries, key)
+	delete(m.byKind[e.kind], key)
+	pos := m.byTok[e.kind]
+	for i, t := range e.toks {
+		if i < len(pos) {
+			if set := pos[i][t]; set != nil {
+				delete(set, key)
+				if len(set) == 0 {
+					delete(pos[i], t)
+				}
+			}
+		}
+	}
+	if c := e.env.C; c != "" {
+		delete(m.claims[c], key)
+		if len(m.claims[c]) == 0 {
+			delete(m.claims, c)
+		}
+	}
+}
+
+func (m *mirror) get(key string) (*entry, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e, ok := m.entries[key]
+	return e, ok
+}
+
+// scan calls fn for the entries that may match tmpl, using the smallest
+// token index the template fixes, until fn returns false.
+func (m *mirror) scan(tmpl tuplebroker.Template, fn func(*entry) bool) {
+	kind := string(tmpl.Kind())
+	toks := templateTokens(tmpl)
+	var set map[string]*entry
+	fixed := 0
+	for i, t := range toks {
+		if t == "" {
+			continue
+		}
+		fixed++
+		pos := m.byTok[kind]
+		if i >= len(pos) {
+			return
+		}
+		s := pos[i][t]
+		if len(s) == 0 {
+			return
+		}
+		if set == nil || len(s) < len(set) {
+			set = s
+		}
+	}
+	if fixed == len(toks) && fixed > 0 {
+		if e, ok := m.entries[kind+"."+strings.Join(toks, ".")]; ok {
+			fn(e)
+		}
+		return
+	}
+	if set == nil {
+		set = m.byKind[kind]
+	}
+	for _, e := range set { // map order is random: takers spread over candidates
+		if !tokensMatch(toks, e.toks) {
+			continue
+		}
+		if !fn(e) {
+			return
+		}
+	}
+}
+
+func tokensMatch(want, got []string) bool {
+	if len(want) != len(got) {
+		return false
+	}
+	for i, w := range want {
+		if w != "" && w != got[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *mirror) first(tmpl tuplebroker.Template, now time.Time) *entry {
+	var found *entry
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	m.scan(tmpl, func(e *entry) bool {
+		if e.visible(now) && tmpl.Match(e.tuple) {
+			found = e
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// candidates returns up to limit visible matching entries not known stale.
+func (m *mirror) candidates(tmpl tuplebroker.Template, now time.Time, limit int) []*entry {
+	var out []*entry
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	m.scan(tmpl, func(e *entry) bool {
+		if l, ok := m.lost[e.key]; ok && l.rev == e.rev {
+			return true
+		}
+		if e.visible(now) && tmpl.Match(e.tuple) {
+			out = append(out, e)
+		}
+		return len(out) < limit
+	})
+	return out
+}
+
+func (m *mirror) entriesFor(tmpl tuplebroker.Template) []Entry {
+	var out []Entry
+	now := time.Now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	m.scan(tmpl, func(e *entry) bool {
+		if !e.env.expired(now) && tmpl.Match(e.tuple) {
+			out = append(out, e.public())
+		}
+		return true
+	})
+	return out
+}
+
+func (m *mirror) txnIDs() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.txns))
+	for id := range m.txns {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (m *mirror) txnOpen(id string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.txns[id]
+	return ok
+}
+
+// markLost records that a CAS against e lost: the mirror is behind.
+func (m *mirror) markLost(e *entry) {
+	m.mu.Lock()
+	m.lost[e.key] = lostMark{rev: e.rev, at: time.Now()}
+	m.mu.Unlock()
+}
+
+func (m *mirror) wait(tmpl tuplebroker.Template) *waiter {
+	w := &waiter{kind: string(tmpl.Kind()), toks: templateTokens(tmpl), ch: make(chan struct{}, 1)}
+	m.waitMu.Lock()
+	set := m.waiters[w.kind]
+	if set == nil {
+		set = map[*waiter]struct{}{}
+		m.waiters[w.kind] = set
+	}
+	set[w] = struct{}{}
+	m.waitMu.Unlock()
+	return w
+}
+
+func (m *mirror) unwait(w *waiter) {
+	m.waitMu.Lock()
+	delete(m.waiters[w.kind], w)
+	m.waitMu.Unlock()
+}
+
+func (m *mirror) wake(e *entry) {
+	m.waitMu.Lock()
+	for w := range m.waiters[e.kind] {
+		if tokensMatch(w.toks, e.toks) {
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	m.waitMu.Unlock()
+}
+
+// rollbackAsync restores claims of ended transactions in the background.
+func (m *mirror) rollbackAsync(orphans []*entry) {
+	if len(orphans) == 0 {
+		return
+	}
+	var mine []*entry
+	m.mu.Lock()
+	for _, e := range orphans {
+		id := e.key + "@" + strconv.FormatUint(e.rev, 10)
+		if !m.rolling[id] {
+			m.rolling[id] = true
+			mine = append(mine, e)
+		}
+	}
+	m.mu.Unlock()
+	if len(mine) == 0 {
+		return
+	}
+	m.s.wg.Add(1)
+	go func() {
+		defer m.s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, e := range mine {
+			if err := m.s.restore(ctx, e); err != nil && !isWrongSeq(err) {
+				m.s.log.Warn("rolling back claim of ended transaction", "key", e.key, "txn", e.env.C, "err", err)
+			}
+		}
+		m.mu.Lock()
+		for _, e := range mine {
+			delete(m.rolling, e.key+"@"+strconv.FormatUint(e.rev, 10))
+		}
+		m.mu.Unlock()
+	}()
+}
+
+// restore puts a claimed tuple back as it was before the claim (or removes it
+// if its own lease ended meanwhile). It is a CAS on the claim's revision, so
+// any number of processes may race to do it.
+func (s *Space) restore(ctx context.Context, e *entry) error {
+	orig := *e.env
+	orig.C = ""
+	if orig.expired(time.Now()) {
+		return s.remove(ctx, e.key, e.rev)
+	}
+	data, err := encodeEnvelope(&orig)
+	if err != nil {
+		return err
+	}
+	hdr := nats.Header{}
+	hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(e.rev, 10))
+	if orig.X != 0 {
+		setTTL(hdr, time.Until(orig.expiry()))
+	}
+	rev, err := s.publish(ctx, e.key, data, hdr)
+	if err != nil {
+		return err
+	}
+	s.mirror.applyLocal([]localOp{{key: e.key, rev: rev, data: data}})
+	return nil
+}
+
+func (s *Space) sweepLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sweepOnce(ctx)
+		}
+	}
+}
+
+// sweepOnce rolls back claims whose transaction is gone, forgets local
+// removals the watch has passed, and re-reads entries a CAS found stale.
+func (s *Space) sweepOnce(ctx context.Context) {
+	m := s.mirror
+	var orphans []*entry
+	var stale []string
+	now := time.Now()
+	m.mu.Lock()
+	for id, set := range m.claims {
+		if _, open := m.txns[id]; !open {
+			for _, e := range set {
+				orphans = append(orphans, e)
+			}
+		}
+	}
+	for k, rev := range m.tomb {
+		if rev <= m.applied {
+			delete(m.tomb, k)
+		}
+	}
+	for k, l := range m.lost {
+		e, ok := m.entries[k]
+		switch {
+		case !ok || e.rev != l.rev:
+			delete(m.lost, k)
+		case now.Sub(l.at) > s.cfg.SweepInterval:
+			stale = append(stale, k)
+			delete(m.lost, k)
+		}
+	}
+	m.mu.Unlock()
+	m.rollbackAsync(orphans)
+	for _, k := range stale {
+		s.refresh(ctx, k)
+	}
+}
+
+// refresh re-reads one key from the server into the mirror.
+func (s *Space) refresh(ctx context.Context, key string) {
+	msg, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+key)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		if e, ok := s.mirror.get(key); ok {
+			s.mirror.applyLocal([]localOp{{key: key, rev: e.rev + 1, remove: true}})
+		}
+	case err != nil:
+		s.log.Debug("refresh", "key", key, "err", err)
+	default:
+		s.mirror.applyLocal([]localOp{{key: key, rev: msg.Sequence, data: msg.Data, remove: isRemoval(msg.Header)}})
+	}
+}

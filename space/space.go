@@ -1,0 +1,584 @@
+// Package space is tuplebroker's Linda-style tuplespace on NATS JetStream KV.
+//
+// Operations: Write (with a lease), Read and Take by template (TryRead/TryTake
+// return ErrNoMatch at once; Read/Take block until a match appears or ctx
+// ends), Notify (a stream of matching writes), Renew and Cancel of leases, and
+// transactions (Begin → Take/Write → Commit or Abort) with their own lease.
+//
+// How it maps to JetStream (see codec.go for the key layout):
+//
+//   - Every tuple is one key of one KV bucket. A tuple's selecting fields are
+//     key tokens, so a template resolves through an index on key tokens, never
+//     by scanning tuples of other kinds or values.
+//   - Each Space keeps a mirror of the bucket fed by one ordered consumer.
+//     Reads and the choice of which tuple to take come from the mirror;
+//     a take is then claimed on the server with a compare-and-set on the key's
+//     last sequence, so exactly one taker wins and a stale mirror costs only a
+//     retry. Blocking calls wake on the mirror's watch, not by polling.
+//   - Leases are per-message TTLs enforced by the server (the bucket has
+//     LimitMarkerTTL); the expiry is also in the value, so an expired tuple is
+//     never returned even in the ≤ 250 ms before the server removes it.
+//   - A transaction is a record txn.<id> whose TTL is the transaction's lease.
+//     Take under a transaction rewrites the tuple as "claimed by <id>"
+//     (invisible to everyone) with a CAS. Commit is one JetStream atomic batch
+//     (server ≥ 2.12): remove every claimed tuple, write every new tuple,
+//     delete the record — each message guarded by its expected last sequence,
+//     so the batch applies entirely or not at all. Abort restores the claimed
+//     tuples. If the holder dies, the record's TTL ends it; every Space that
+//     sees the record vanish (or finds a claim whose record is gone) restores
+//     the claimed tuples with a CAS, which wakes blocked takers.
+package space
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"tuplebroker"
+)
+
+// Config configures a Space. Start from DefaultConfig.
+type Config struct {
+	// Bucket is the KV bucket that holds the space.
+	Bucket string
+	// Replicas is the bucket's replication factor (1, 3 or 5 on a cluster).
+	Replicas int
+	// Memory keeps the bucket in memory instead of on disk (tests, benchmarks).
+	Memory bool
+	// MarkerTTL is how long delete markers stay in the bucket so that slow
+	// watchers still see removals. At least 1s.
+	MarkerTTL time.Duration
+	// SweepInterval is how often the space checks for orphaned claims and
+	// stale mirror entries.
+	SweepInterval time.Duration
+	// OpTimeout bounds one server round trip when ctx has no deadline.
+	OpTimeout time.Duration
+	// Holder names this process in transaction records (for inspection).
+	Holder string
+	// Logger receives decode errors and background failures.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration used when no option is given.
+func DefaultConfig() Config {
+	return Config{
+		Bucket:        "tuples",
+		Replicas:      1,
+		MarkerTTL:     30 * time.Second,
+		SweepInterval: time.Second,
+		OpTimeout:     5 * time.Second,
+		Logger:        slog.Default(),
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case !validToken(c.Bucket):
+		return fmt.Errorf("%w: bucket name %q", ErrInvalid, c.Bucket)
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("%w: replicas %d not in 1..5", ErrInvalid, c.Replicas)
+	case c.MarkerTTL < time.Second:
+		return fmt.Errorf("%w: marker TTL %v below 1s (the server's minimum)", ErrInvalid, c.MarkerTTL)
+	case c.SweepInterval <= 0 || c.OpTimeout <= 0:
+		return fmt.Errorf("%w: sweep interval and op timeout must be positive", ErrInvalid)
+	case c.Logger == nil:
+		return fmt.Errorf("%w: nil logger", ErrInvalid)
+	}
+	return nil
+}
+
+// Option changes a Config.
+type Option func(*Config)
+
+// WithBucket sets the bucket name.
+func WithBucket(b string) Option { return func(c *Config) { c.Bucket = b } }
+
+// WithReplicas sets the bucket's replication factor.
+func WithReplicas(n int) Option { return func(c *Config) { c.Replicas = n } }
+
+// WithMemoryStorage keeps the bucket in memory.
+func WithMemoryStorage() Option { return func(c *Config) { c.Memory = true } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
+
+// WithHolder names this process in transaction records.
+func WithHolder(h string) Option { return func(c *Config) { c.Holder = h } }
+
+// WithConfig replaces the whole configuration.
+func WithConfig(cfg Config) Option { return func(c *Config) { *c = cfg } }
+
+// Space is a handle on a shared tuplespace. It is safe for concurrent use.
+type Space struct {
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	prefix  string // "$KV.<bucket>."
+	id      string // unique per Space; prefixes message and transaction ids
+	log     *slog.Logger
+	mirror  *mirror
+	seq     uint64 // message id counter (atomic via mu)
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closed  chan struct{}
+	closeMu sync.Once
+}
+
+// Open creates the bucket if needed, starts the mirror and waits until it has
+// loaded the space's current contents.
+func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Space, error) {
+	cfg := DefaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("open space: jetstream: %w", err)
+	}
+	stream, err := ensureBucket(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := uuid.NewString()
+	if cfg.Holder == "" {
+		cfg.Holder = id
+	}
+	s := &Space{
+		cfg: cfg, nc: nc, js: js, stream: stream,
+		prefix: "$KV." + cfg.Bucket + ".",
+		id:     id,
+		log:    cfg.Logger.With("component", "space", "bucket", cfg.Bucket),
+		closed: make(chan struct{}),
+	}
+	s.mirror = newMirror(s)
+	bg, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if err := s.mirror.start(bg); err != nil {
+		cancel()
+		return nil, err
+	}
+	select {
+	case <-s.mirror.ready:
+	case <-ctx.Done():
+		s.Close()
+		return nil, fmt.Errorf("open space: loading mirror: %w", ctx.Err())
+	}
+	s.wg.Add(1)
+	go s.sweepLoop(bg)
+	return s, nil
+}
+
+// ensureBucket creates or adopts the bucket and turns on atomic batch publish.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
+	storage := jetstream.FileStorage
+	if cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	kvcfg := jetstream.KeyValueConfig{
+		Bucket:         cfg.Bucket,
+		History:        1,
+		Storage:        storage,
+		Replicas:       cfg.Replicas,
+		LimitMarkerTTL: cfg.MarkerTTL,
+		Description:    "tuplebroker tuplespace",
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, kvcfg); err != nil {
+		return nil, fmt.Errorf("open space: bucket %q: %w", cfg.Bucket, err)
+	}
+	name := "KV_" + cfg.Bucket
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("open space: stream %q: %w", name, err)
+	}
+	sc := stream.CachedInfo().Config
+	if !sc.AllowAtomicPublish {
+		sc.AllowAtomicPublish = true
+		if stream, err = js.UpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("open space: enable atomic publish on %q (needs nats-server ≥ 2.12): %w", name, err)
+		}
+	}
+	return stream, nil
+}
+
+// Close stops the mirror and background work. The connection stays open.
+func (s *Space) Close() error {
+	s.closeMu.Do(func() {
+		close(s.closed)
+		s.cancel()
+		s.mirror.stop()
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// Lease is a tuple's lease as granted by Write or Renew.
+type Lease struct {
+	Key      string
+	Revision uint64
+	Expires  time.Time // zero: forever
+	tuple    tuplebroker.Tuple
+}
+
+// Entry is a stored tuple as the mirror sees it, for inspection.
+type Entry struct {
+	Key      string
+	Revision uint64
+	Expires  time.Time
+	// ClaimedBy is the transaction that has taken the tuple but not committed.
+	ClaimedBy string
+	Tuple     tuplebroker.Tuple
+}
+
+// Forever is the lease of a tuple that lives until it is taken.
+const Forever time.Duration = 0
+
+// Write puts a tuple into the space for lease (Forever for no expiry).
+// It returns ErrExists if a tuple with the same key is present, ErrInvalid
+// for a tuple with an empty index field.
+func (s *Space) Write(ctx context.Context, t tuplebroker.Tuple, lease time.Duration) (Lease, error) {
+	if err := s.live(); err != nil {
+		return Lease{}, err
+	}
+	key, err := tupleKey(t)
+	if err != nil {
+		return Lease{}, err
+	}
+	exp := expiry(lease)
+	data, err := encodeTuple(t, exp, "")
+	if err != nil {
+		return Lease{}, err
+	}
+	var expect uint64
+	for attempt := 0; ; attempt++ {
+		hdr := nats.Header{}
+		hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expect, 10))
+		setTTL(hdr, lease)
+		rev, err := s.publish(ctx, key, data, hdr)
+		if err == nil {
+			s.mirror.applyLocal([]localOp{{key: key, rev: rev, data: data}})
+			return Lease{Key: key, Revision: rev, Expires: exp, tuple: t}, nil
+		}
+		if !isWrongSeq(err) || attempt == 3 {
+			return Lease{}, fmt.Errorf("write %s: %w", key, err)
+		}
+		// The key has history: a delete marker or an expired tuple may be
+		// overwritten, a live tuple may not.
+		last, gerr := s.stream.GetLastMsgForSubject(ctx, s.prefix+key)
+		if gerr != nil {
+			if errors.Is(gerr, jetstream.ErrMsgNotFound) {
+				expect = 0
+				continue
+			}
+			return Lease{}, fmt.Errorf("write %s: %w", key, gerr)
+		}
+		if !isRemoval(last.Header) {
+			env, _, derr := decodeEnvelope(last.Data)
+			if derr == nil && !env.expired(time.Now()) {
+				return Lease{}, fmt.Errorf("write %s: %w", key, ErrExists)
+			}
+		}
+		expect = last.Sequence
+	}
+}
+
+// Renew extends a lease to d from now (Forever: no expiry). It returns
+// ErrLeaseExpired if the tuple is gone (expired or taken) and ErrConflict if
+// it was rewritten since the lease was granted.
+func (s *Space) Renew(ctx context.Context, l Lease, d time.Duration) (Lease, error) {
+	if err := s.live(); err != nil {
+		return Lease{}, err
+	}
+	if l.tuple == nil {
+		return Lease{}, fmt.Errorf("%w: lease not granted by this space", ErrInvalid)
+	}
+	if !l.Expires.IsZero() && !time.Now().Before(l.Expires) {
+		return Lease{}, fmt.Errorf("renew %s: %w", l.Key, ErrLeaseExpired)
+	}
+	exp := expiry(d)
+	data, err := encodeTuple(l.tuple, exp, "")
+	if err != nil {
+		return Lease{}, err
+	}
+	hdr := nats.Header{}
+	hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(l.Revision, 10))
+	setTTL(hdr, d)
+	rev, err := s.publish(ctx, l.Key, data, hdr)
+	if err != nil {
+		if isWrongSeq(err) {
+			return Lease{}, fmt.Errorf("renew %s: %w", l.Key, s.goneOrChanged(l.Key))
+		}
+		return Lease{}, fmt.Errorf("renew %s: %w", l.Key, err)
+	}
+	s.mirror.applyLocal([]localOp{{key: l.Key, rev: rev, data: data}})
+	return Lease{Key: l.Key, Revision: rev, Expires: exp, tuple: l.tuple}, nil
+}
+
+// Cancel ends a lease now, removing the tuple. Errors as Renew.
+func (s *Space) Cancel(ctx context.Context, l Lease) error {
+	if err := s.live(); err != nil {
+		return err
+	}
+	if err := s.remove(ctx, l.Key, l.Revision); err != nil {
+		if isWrongSeq(err) {
+			return fmt.Errorf("cancel %s: %w", l.Key, s.goneOrChanged(l.Key))
+		}
+		return fmt.Errorf("cancel %s: %w", l.Key, err)
+	}
+	return nil
+}
+
+func (s *Space) goneOrChanged(key string) error {
+	if _, ok := s.mirror.get(key); ok {
+		return ErrConflict
+	}
+	return ErrLeaseExpired
+}
+
+// TryRead returns a matching tuple without removing it, or ErrNoMatch.
+func (s *Space) TryRead(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, error) {
+	if err := s.check(tmpl); err != nil {
+		return nil, err
+	}
+	if e := s.mirror.first(tmpl, time.Now()); e != nil {
+		return e.tuple, nil
+	}
+	return nil, ErrNoMatch
+}
+
+// Read blocks until a matching tuple exists and returns it, or ctx ends.
+func (s *Space) Read(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, error) {
+	return s.block(ctx, tmpl, func() (tuplebroker.Tuple, error) { return s.TryRead(ctx, tmpl) })
+}
+
+// TryTake removes and returns a matching tuple, or returns ErrNoMatch.
+// Exactly one caller (in any process) gets each tuple.
+func (s *Space) TryTake(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, error) {
+	if err := s.check(tmpl); err != nil {
+		return nil, err
+	}
+	return s.takeWith(ctx, tmpl, func(e *entry) error { return s.remove(ctx, e.key, e.rev) })
+}
+
+// Take blocks until it has removed a matching tuple, or ctx ends.
+func (s *Space) Take(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, error) {
+	return s.block(ctx, tmpl, func() (tuplebroker.Tuple, error) { return s.TryTake(ctx, tmpl) })
+}
+
+// Entries lists the stored tuples matching tmpl, including tuples claimed by
+// open transactions, for inspection. It never blocks on the server.
+func (s *Space) Entries(tmpl tuplebroker.Template) []Entry {
+	return s.mirror.entriesFor(tmpl)
+}
+
+// Lookup returns the stored entry with exactly this key, claimed or not.
+func (s *Space) Lookup(key string) (Entry, bool) {
+	e, ok := s.mirror.get(key)
+	if !ok {
+		return Entry{}, false
+	}
+	return e.public(), true
+}
+
+// Key returns the key under which t is stored.
+func Key(t tuplebroker.Tuple) (string, error) { return tupleKey(t) }
+
+// Transactions returns the ids of the open transactions the mirror knows.
+func (s *Space) Transactions() []string { return s.mirror.txnIDs() }
+
+// takeWith tries the candidates for tmpl in random order, claiming each with
+// claim until one succeeds. A lost claim (the tuple changed) is normal.
+func (s *Space) takeWith(ctx context.Context, tmpl tuplebroker.Template, claim func(*entry) error) (tuplebroker.Tuple, error) {
+	const batch = 8
+	for round := 0; round < 4; round++ {
+		cands := s.mirror.candidates(tmpl, time.Now(), batch)
+		if len(cands) == 0 {
+			return nil, ErrNoMatch
+		}
+		rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+		for _, e := range cands {
+			err := claim(e)
+			if err == nil {
+				return e.tuple, nil
+			}
+			if !isWrongSeq(err) {
+				return nil, fmt.Errorf("take %s: %w", e.key, err)
+			}
+			s.mirror.markLost(e)
+		}
+	}
+	return nil, ErrNoMatch
+}
+
+// block runs try until it finds a match, waiting on the mirror in between.
+func (s *Space) block(ctx context.Context, tmpl tuplebroker.Template, try func() (tuplebroker.Tuple, error)) (tuplebroker.Tuple, error) {
+	if err := s.check(tmpl); err != nil {
+		return nil, err
+	}
+	for {
+		w := s.mirror.wait(tmpl)
+		t, err := try()
+		if !errors.Is(err, ErrNoMatch) {
+			s.mirror.unwait(w)
+			return t, err
+		}
+		select {
+		case <-w.ch:
+			s.mirror.unwait(w)
+		case <-ctx.Done():
+			s.mirror.unwait(w)
+			return nil, ctx.Err()
+		case <-s.closed:
+			s.mirror.unwait(w)
+			return nil, ErrClosed
+		}
+	}
+}
+
+func (s *Space) check(tmpl tuplebroker.Template) error {
+	if err := s.live(); err != nil {
+		return err
+	}
+	if tmpl == nil || !validKind(tmpl.Kind()) {
+		return fmt.Errorf("%w: template", ErrInvalid)
+	}
+	return nil
+}
+
+func (s *Space) live() error {
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+// remove deletes key if its last revision is rev, leaving a purge marker
+// that expires after MarkerTTL.
+func (s *Space) remove(ctx context.Context, key string, rev uint64) error {
+	hdr := removalHeader(s.cfg.MarkerTTL)
+	hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
+	mrev, err := s.publish(ctx, key, nil, hdr)
+	if err != nil {
+		return err
+	}
+	s.mirror.applyLocal([]localOp{{key: key, rev: mrev, remove: true}})
+	return nil
+}
+
+func removalHeader(markerTTL time.Duration) nats.Header {
+	hdr := nats.Header{}
+	hdr.Set(kvOpHeader, "PURGE")
+	hdr.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	setTTL(hdr, markerTTL)
+	return hdr
+}
+
+const (
+	kvOpHeader     = "KV-Operation"
+	markerHeader   = "Nats-Marker-Reason"
+	batchIDHeader  = "Nats-Batch-Id"
+	batchSeqHeader = "Nats-Batch-Sequence"
+	batchCommitHdr = "Nats-Batch-Commit"
+)
+
+// publish sends one message to key and returns its sequence. It carries a
+// message id, so a publish whose acknowledgement was lost is retried safely:
+// the server reports the retry as a duplicate of the write that won.
+func (s *Space) publish(ctx context.Context, key string, data []byte, hdr nats.Header) (uint64, error) {
+	m := nats.NewMsg(s.prefix + key)
+	m.Data = data
+	m.Header = hdr
+	m.Header.Set(jetstream.MsgIDHeader, s.nextID())
+	var lastErr error
+	for attempt := 0; attempt < 4; attempt++ {
+		actx, cancel := s.opContext(ctx)
+		ack, err := s.js.PublishMsg(actx, m, jetstream.WithRetryAttempts(10), jetstream.WithRetryWait(100*time.Millisecond))
+		cancel()
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || !retryable(err) {
+			return 0, err
+		}
+	}
+	return 0, lastErr
+}
+
+func (s *Space) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.cfg.OpTimeout)
+}
+
+func (s *Space) nextID() string {
+	s.mu.Lock()
+	s.seq++
+	n := s.seq
+	s.mu.Unlock()
+	return s.id + "-" + strconv.FormatUint(n, 36)
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// isWrongSeq reports a lost compare-and-set.
+func isWrongSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}
+
+func isRemoval(h nats.Header) bool {
+	if h == nil {
+		return false
+	}
+	if h.Get(markerHeader) != "" {
+		return true
+	}
+	op := h.Get(kvOpHeader)
+	return op == "DEL" || op == "PURGE"
+}
+
+func expiry(lease time.Duration) time.Time {
+	if lease <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(lease)
+}
+
+// setTTL sets the server-side TTL for a lease: whole seconds, at least 1s
+// (the server's minimum). The exact expiry is in the value.
+func setTTL(h nats.Header, lease time.Duration) {
+	if lease <= 0 {
+		return
+	}
+	secs := (lease + time.Second - 1) / time.Second
+	if secs < 1 {
+		secs = 1
+	}
+	h.Set(jetstream.MsgTTLHeader, strconv.FormatInt(int64(secs), 10)+"s")
+}
