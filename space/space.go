@@ -197,11 +197,16 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 		LimitMarkerTTL: cfg.MarkerTTL,
 		Description:    "tuplebroker tuplespace",
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, kvcfg); err != nil {
-		return nil, fmt.Errorf("open space: bucket %q: %w", cfg.Bucket, err)
-	}
 	name := "KV_" + cfg.Bucket
+	// Adopt an existing bucket as it is: rewriting its configuration would
+	// switch atomic publish off under other processes' feet.
 	stream, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err = js.CreateKeyValue(ctx, kvcfg); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return nil, fmt.Errorf("open space: create bucket %q: %w", cfg.Bucket, err)
+		}
+		stream, err = js.Stream(ctx, name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open space: stream %q: %w", name, err)
 	}
