@@ -108,7 +108,7 @@ func (t RequestTemplate) Index() []string { return []string{t.Class, t.GUID} }
 // Match reports whether tu is a Request with every set field equal.
 func (t RequestTemplate) Match(tu Tuple) bool {
 	r, ok := tu.(*Request)
-	return ok && eq(t.Class, r.Requirements.Class()) && eq(t.GUID, r.GUID) && eq(t.UID, r.UID)
+	return ok && eq(t.GUID, r.GUID) && eq(t.UID, r.UID) && (t.Class == "" || t.Class == r.Requirements.Class())
 }
 
 // Response records where a job landed. An agent writes it unpublished; the

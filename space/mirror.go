@@ -72,10 +72,18 @@ type mirror struct {
 	waitMu  sync.Mutex
 	waiters map[string]map[*waiter]struct{} // kind → waiters
 
-	// consumer state, touched only by the consume callback
-	cc      jetstream.ConsumeContext
+	ccMu sync.Mutex
+	cc   jetstream.ConsumeContext
+
+	// consumer state: the atomic batch being assembled
+	cmu     sync.Mutex
 	batch   []jetstream.Msg
 	batchID string
+
+	watch struct { // checkProgress's state, touched only by the sweep loop
+		applied, restartedAt uint64
+		since                time.Time
+	}
 }
 
 func newMirror(s *Space) *mirror {
@@ -102,24 +110,75 @@ func (m *mirror) start(ctx context.Context) error {
 	if info.State.Msgs == 0 {
 		m.markReady()
 	}
+	return m.consume(ctx, jetstream.DeliverLastPerSubjectPolicy, 0)
+}
+
+// consume (re)starts the ordered consumer that feeds the mirror.
+func (m *mirror) consume(ctx context.Context, policy jetstream.DeliverPolicy, from uint64) error {
 	cons, err := m.s.js.OrderedConsumer(ctx, "KV_"+m.s.cfg.Bucket, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{m.s.prefix + ">"},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		DeliverPolicy:  policy,
+		OptStartSeq:    from,
 	})
 	if err != nil {
 		return err
 	}
-	m.cc, err = cons.Consume(m.onMsg, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	cc, err := cons.Consume(m.onMsg, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if !errors.Is(err, jetstream.ErrConsumerDeleted) {
 			m.s.log.Debug("mirror consumer", "err", err)
 		}
 	}))
-	return err
+	if err != nil {
+		return err
+	}
+	m.ccMu.Lock()
+	m.cc = cc
+	m.ccMu.Unlock()
+	return nil
 }
 
 func (m *mirror) stop() {
+	m.ccMu.Lock()
+	defer m.ccMu.Unlock()
 	if m.cc != nil {
 		m.cc.Stop()
+	}
+}
+
+// checkProgress is the mirror's watchdog. The ordered consumer normally
+// recovers by itself from reconnects and sequence gaps, but when the server
+// that hosted it is lost (cluster failover) it can stay silent. If the
+// stream has moved past what the mirror applied and the mirror has not
+// advanced for stallAfter, the consumer is recreated from the next sequence.
+func (m *mirror) checkProgress(ctx context.Context, now time.Time) {
+	const stallAfter = 3 * time.Second
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	info, err := m.s.stream.Info(ictx)
+	cancel()
+	if err != nil {
+		return
+	}
+	last := info.State.LastSeq
+	m.mu.RLock()
+	applied, ready := m.applied, m.isReady
+	m.mu.RUnlock()
+	w := &m.watch
+	switch {
+	case !ready || applied >= last:
+		w.since = time.Time{}
+	case applied != w.applied || w.since.IsZero():
+		w.applied, w.since = applied, now
+	case now.Sub(w.since) >= stallAfter && last != w.restartedAt:
+		m.s.log.Warn("mirror stalled; recreating its consumer", "applied", applied, "stream_last", last)
+		m.stop()
+		m.cmu.Lock()
+		m.batch, m.batchID = nil, ""
+		m.cmu.Unlock()
+		if err := m.consume(ctx, jetstream.DeliverByStartSequencePolicy, applied+1); err != nil {
+			m.s.log.Warn("mirror consumer restart", "err", err)
+			return
+		}
+		w.restartedAt, w.since = last, now
 	}
 }
 
@@ -135,6 +194,8 @@ func (m *mirror) markReady() {
 // onMsg applies one message from the ordered consumer. Messages of one atomic
 // batch are applied together, so readers see a commit whole or not at all.
 func (m *mirror) onMsg(msg jetstream.Msg) {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
 	md, err := msg.Metadata()
 	if err != nil {
 		return
@@ -539,8 +600,9 @@ func (s *Space) sweepLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
 			s.sweepOnce(ctx)
+			s.mirror.checkProgress(ctx, now)
 		}
 	}
 }

@@ -75,7 +75,7 @@ func DefaultConfig() Config {
 		Replicas:      1,
 		MarkerTTL:     30 * time.Second,
 		SweepInterval: time.Second,
-		OpTimeout:     5 * time.Second,
+		OpTimeout:     2 * time.Second,
 		Logger:        slog.Default(),
 	}
 }
@@ -409,7 +409,9 @@ func (s *Space) Transactions() []string { return s.mirror.txnIDs() }
 // claim until one succeeds. A lost claim (the tuple changed) is normal.
 func (s *Space) takeWith(ctx context.Context, tmpl tuplebroker.Template, claim func(*entry) error) (tuplebroker.Tuple, error) {
 	const batch = 8
-	for round := 0; round < 4; round++ {
+	// Each lost claim marks its entry stale, so this ends: with a tuple, or
+	// when no candidate the mirror has not yet found stale remains.
+	for {
 		cands := s.mirror.candidates(tmpl, time.Now(), batch)
 		if len(cands) == 0 {
 			return nil, ErrNoMatch
@@ -426,7 +428,6 @@ func (s *Space) takeWith(ctx context.Context, tmpl tuplebroker.Template, claim f
 			s.mirror.markLost(e)
 		}
 	}
-	return nil, ErrNoMatch
 }
 
 // block runs try until it finds a match, waiting on the mirror in between.
@@ -526,10 +527,9 @@ func (s *Space) publish(ctx context.Context, key string, data []byte, hdr nats.H
 	return 0, lastErr
 }
 
+// opContext bounds one round trip by OpTimeout (or ctx's earlier deadline):
+// an acknowledgement lost in a failover is retried, not awaited forever.
 func (s *Space) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
 	return context.WithTimeout(ctx, s.cfg.OpTimeout)
 }
 
