@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,23 +62,49 @@ func (e *envelope) expiry() time.Time {
 func (e *envelope) expired(now time.Time) bool { return e.X != 0 && now.UnixNano() >= e.X }
 
 func encodeTuple(t tuplebroker.Tuple, exp time.Time, claim string) ([]byte, error) {
+	_, b, err := encodeTupleEnv(t, exp, claim)
+	return b, err
+}
+
+// encodeTupleEnv returns the envelope and its encoding.
+func encodeTupleEnv(t tuplebroker.Tuple, exp time.Time, claim string) (*envelope, []byte, error) {
 	d, err := json.Marshal(t)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s tuple: %w", t.Kind(), err)
+		return nil, nil, fmt.Errorf("encode %s tuple: %w", t.Kind(), err)
 	}
-	env := envelope{V: encodingVersion, K: string(t.Kind()), C: claim, D: d}
+	env := &envelope{V: encodingVersion, K: string(t.Kind()), C: claim, D: d}
 	if !exp.IsZero() {
 		env.X = exp.UnixNano()
 	}
-	return json.Marshal(&env)
+	return env, appendEnvelope(make([]byte, 0, len(d)+96), env), nil
+}
+
+// appendEnvelope writes env as JSON in one pass (encoding/json would
+// re-validate the already-encoded tuple). Kind and claim are key tokens and
+// UUIDs: they need no escaping, but are quoted by strconv to be safe.
+func appendEnvelope(b []byte, env *envelope) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(env.V), 10)
+	b = append(b, `,"k":`...)
+	b = strconv.AppendQuote(b, env.K)
+	if env.X != 0 {
+		b = append(b, `,"x":`...)
+		b = strconv.AppendInt(b, env.X, 10)
+	}
+	if env.C != "" {
+		b = append(b, `,"c":`...)
+		b = strconv.AppendQuote(b, env.C)
+	}
+	b = append(b, `,"d":`...)
+	b = append(b, env.D...)
+	return append(b, '}')
 }
 
 func encodeEnvelope(env *envelope) ([]byte, error) {
-	b, err := json.Marshal(env)
-	if err != nil {
-		return nil, fmt.Errorf("encode envelope: %w", err)
+	if !json.Valid(env.D) {
+		return nil, fmt.Errorf("encode envelope: %w: invalid tuple JSON", ErrCorrupt)
 	}
-	return b, nil
+	return appendEnvelope(nil, env), nil
 }
 
 // decodeEnvelope parses a stored value and its tuple.
@@ -197,4 +225,24 @@ func validToken(f string) bool {
 func splitKey(key string) (string, []string) {
 	parts := strings.Split(key, ".")
 	return parts[0], parts[1:]
+}
+
+// cloneTuple deep-copies a tuple, so that what a caller holds and what the
+// mirror holds never alias.
+func cloneTuple(t tuplebroker.Tuple) tuplebroker.Tuple {
+	switch v := t.(type) {
+	case *tuplebroker.Request:
+		c := *v
+		c.JSDL = slices.Clone(v.JSDL)
+		c.Requirements = slices.Clone(v.Requirements)
+		return &c
+	case *tuplebroker.Response:
+		c := *v
+		return &c
+	case *tuplebroker.Courier:
+		c := *v
+		c.Capabilities = slices.Clone(v.Capabilities)
+		return &c
+	}
+	return t
 }

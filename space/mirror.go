@@ -28,7 +28,7 @@ type entry struct {
 func (e *entry) visible(now time.Time) bool { return e.env.C == "" && !e.env.expired(now) }
 
 func (e *entry) public() Entry {
-	return Entry{Key: e.key, Revision: e.rev, Expires: e.env.expiry(), ClaimedBy: e.env.C, Tuple: e.tuple}
+	return Entry{Key: e.key, Revision: e.rev, Expires: e.env.expiry(), ClaimedBy: e.env.C, Tuple: cloneTuple(e.tuple)}
 }
 
 // localOp is a change this process made and the server acknowledged; it is
@@ -38,6 +38,9 @@ type localOp struct {
 	rev    uint64
 	data   []byte
 	remove bool
+	// env and tuple, when set, are data already decoded (saves a decode).
+	env   *envelope
+	tuple tuplebroker.Tuple
 }
 
 type waiter struct {
@@ -249,7 +252,7 @@ func (m *mirror) applyLocal(ops []localOp) {
 	now := time.Now()
 	m.mu.Lock()
 	for _, op := range ops {
-		orphans = m.applyOne(op.key, op.rev, op.remove, op.data, now, orphans)
+		orphans = m.applyDecoded(op.key, op.rev, op.remove, op.data, op.env, op.tuple, now, orphans)
 		if op.remove {
 			m.tomb[op.key] = op.rev
 		}
@@ -261,6 +264,10 @@ func (m *mirror) applyLocal(ops []localOp) {
 // applyOne applies one change; m.mu is held. It returns orphans extended by
 // claims whose transaction has ended without committing.
 func (m *mirror) applyOne(key string, rev uint64, removal bool, data []byte, now time.Time, orphans []*entry) []*entry {
+	return m.applyDecoded(key, rev, removal, data, nil, nil, now, orphans)
+}
+
+func (m *mirror) applyDecoded(key string, rev uint64, removal bool, data []byte, env *envelope, tuple tuplebroker.Tuple, now time.Time, orphans []*entry) []*entry {
 	if t, ok := m.tomb[key]; ok && rev <= t {
 		return orphans
 	}
@@ -290,7 +297,10 @@ func (m *mirror) applyOne(key string, rev uint64, removal bool, data []byte, now
 		return orphans
 	}
 	kind, toks := splitKey(key)
-	env, tuple, err := decodeEnvelope(data)
+	var err error
+	if env == nil || tuple == nil {
+		env, tuple, err = decodeEnvelope(data)
+	}
 	if err == nil && env.K != kind {
 		err = ErrCorrupt
 	}

@@ -264,7 +264,7 @@ func (s *Space) Write(ctx context.Context, t tuplebroker.Tuple, lease time.Durat
 		return Lease{}, err
 	}
 	exp := expiry(lease)
-	data, err := encodeTuple(t, exp, "")
+	env, data, err := encodeTupleEnv(t, exp, "")
 	if err != nil {
 		return Lease{}, err
 	}
@@ -275,7 +275,7 @@ func (s *Space) Write(ctx context.Context, t tuplebroker.Tuple, lease time.Durat
 		setTTL(hdr, lease)
 		rev, err := s.publish(ctx, key, data, hdr)
 		if err == nil {
-			s.mirror.applyLocal([]localOp{{key: key, rev: rev, data: data}})
+			s.mirror.applyLocal([]localOp{{key: key, rev: rev, data: data, env: env, tuple: cloneTuple(t)}})
 			return Lease{Key: key, Revision: rev, Expires: exp, tuple: t}, nil
 		}
 		if !isWrongSeq(err) || attempt == 3 {
@@ -360,7 +360,7 @@ func (s *Space) TryRead(ctx context.Context, tmpl tuplebroker.Template) (tuplebr
 		return nil, err
 	}
 	if e := s.mirror.first(tmpl, time.Now()); e != nil {
-		return e.tuple, nil
+		return cloneTuple(e.tuple), nil
 	}
 	return nil, ErrNoMatch
 }
@@ -420,7 +420,7 @@ func (s *Space) takeWith(ctx context.Context, tmpl tuplebroker.Template, claim f
 		for _, e := range cands {
 			err := claim(e)
 			if err == nil {
-				return e.tuple, nil
+				return cloneTuple(e.tuple), nil
 			}
 			if !isWrongSeq(err) {
 				return nil, fmt.Errorf("take %s: %w", e.key, err)

@@ -159,7 +159,7 @@ func (tx *Txn) TryTake(ctx context.Context, tmpl tuplebroker.Template) (tuplebro
 		if err != nil {
 			return err
 		}
-		tx.s.mirror.applyLocal([]localOp{{key: e.key, rev: rev, data: data}})
+		tx.s.mirror.applyLocal([]localOp{{key: e.key, rev: rev, data: data, env: &claimed, tuple: e.tuple}})
 		tx.claims = append(tx.claims, &entry{key: e.key, kind: e.kind, toks: e.toks, rev: rev, env: &claimed, tuple: e.tuple})
 		return nil
 	})
