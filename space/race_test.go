@@ -81,27 +81,12 @@ func TestTakeExactlyOnceEightConnections(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for {
-				var tu tuplebroker.Tuple
-				var err error
-				if w%2 == 0 { // half plain takes, half transactional
-					tu, err = sp.TryTake(ctx, tuplebroker.RequestTemplate{})
-				} else {
-					tu, err = takeAndRespond(ctx, sp, tuplebroker.RequestTemplate{})
-				}
-				if errors.Is(err, ErrNoMatch) {
-					if len(sp.Entries(tuplebroker.RequestTemplate{})) == 0 {
-						return
-					}
-					continue
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
+			if err := drain(ctx, sp, w%2 == 1, func(g string) {
 				mu.Lock()
-				taken = append(taken, guidOf(tu))
+				taken = append(taken, g)
 				mu.Unlock()
+			}); err != nil {
+				t.Error(err)
 			}
 		}(w)
 	}
@@ -109,7 +94,31 @@ func TestTakeExactlyOnceEightConnections(t *testing.T) {
 	auditTakes(t, want, taken)
 }
 
-// helperMode runs this test binary as a separate OS process (see TestHelperProcess).
+// drain takes requests until the space holds none, each with a plain take
+// or (transactional) in a take+respond transaction, reporting each GUID.
+func drain(ctx context.Context, sp *Space, transactional bool, took func(guid string)) error {
+	for {
+		var tu tuplebroker.Tuple
+		var err error
+		if transactional {
+			tu, err = takeAndRespond(ctx, sp, tuplebroker.RequestTemplate{})
+		} else {
+			tu, err = sp.TryTake(ctx, tuplebroker.RequestTemplate{})
+		}
+		if errors.Is(err, ErrNoMatch) {
+			if len(sp.Entries(tuplebroker.RequestTemplate{})) == 0 {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		took(guidOf(tu))
+	}
+}
+
+// helperCmd runs this test binary as a separate OS process (see TestHelperProcess).
 func helperCmd(t *testing.T, mode, url string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.v=false")
 	cmd.Env = append(os.Environ(), "SPACE_HELPER="+mode, "SPACE_URL="+url)
@@ -143,27 +152,13 @@ func TestHelperProcess(t *testing.T) {
 			wg.Add(1)
 			go func(g int) {
 				defer wg.Done()
-				for {
-					var tu tuplebroker.Tuple
-					var err error
-					if g%2 == 0 {
-						tu, err = sp.TryTake(ctx, tuplebroker.RequestTemplate{})
-					} else {
-						tu, err = takeAndRespond(ctx, sp, tuplebroker.RequestTemplate{})
-					}
-					if errors.Is(err, ErrNoMatch) {
-						if len(sp.Entries(tuplebroker.RequestTemplate{})) == 0 {
-							return
-						}
-						continue
-					}
-					if err != nil {
-						fmt.Fprintln(os.Stderr, "take:", err)
-						os.Exit(3)
-					}
+				if err := drain(ctx, sp, g%2 == 1, func(guid string) {
 					mu.Lock()
-					fmt.Fprintln(out, "TOOK", guidOf(tu))
+					fmt.Fprintln(out, "TOOK", guid)
 					mu.Unlock()
+				}); err != nil {
+					fmt.Fprintln(os.Stderr, "take:", err)
+					os.Exit(3)
 				}
 			}(g)
 		}
