@@ -390,10 +390,11 @@ func (s *Space) Entries(tmpl tuplebroker.Template) []Entry {
 	return s.mirror.entriesFor(tmpl)
 }
 
-// Lookup returns the stored entry with exactly this key, claimed or not.
+// Lookup returns the stored entry with exactly this key, claimed or not;
+// like every read, never a tuple whose lease has ended.
 func (s *Space) Lookup(key string) (Entry, bool) {
 	e, ok := s.mirror.get(key)
-	if !ok {
+	if !ok || e.env.expired(time.Now()) {
 		return Entry{}, false
 	}
 	return e.public(), true
