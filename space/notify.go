@@ -19,9 +19,19 @@ func (s *Space) Notify(ctx context.Context, tmpl tuplebroker.Template) (<-chan t
 	if err := s.check(tmpl); err != nil {
 		return nil, err
 	}
+	// Start right after the stream's current last message, not at "new":
+	// the server-side consumer may be created after Notify returns, and a
+	// write in between must still be delivered.
+	ictx, cancel := s.opContext(ctx)
+	info, err := s.stream.Info(ictx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("notify %s: %w", templateFilter(tmpl), err)
+	}
 	cons, err := s.js.OrderedConsumer(ctx, "KV_"+s.cfg.Bucket, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{s.prefix + templateFilter(tmpl)},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    info.State.LastSeq + 1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notify %s: %w", templateFilter(tmpl), err)
