@@ -155,6 +155,15 @@ func (m *mirror) stop() {
 // advanced for stallAfter, the consumer is recreated from the next sequence.
 func (m *mirror) checkProgress(ctx context.Context, now time.Time) {
 	const stallAfter = 3 * time.Second
+	w := &m.watch
+	m.mu.RLock()
+	applied, ready := m.applied, m.isReady
+	m.mu.RUnlock()
+	if ready && applied != w.applied {
+		// Messages are arriving: the consumer is alive, no need to ask.
+		w.applied, w.since = applied, time.Time{}
+		return
+	}
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	info, err := m.s.stream.Info(ictx)
 	cancel()
@@ -162,15 +171,11 @@ func (m *mirror) checkProgress(ctx context.Context, now time.Time) {
 		return
 	}
 	last := info.State.LastSeq
-	m.mu.RLock()
-	applied, ready := m.applied, m.isReady
-	m.mu.RUnlock()
-	w := &m.watch
 	switch {
 	case !ready || applied >= last:
 		w.since = time.Time{}
-	case applied != w.applied || w.since.IsZero():
-		w.applied, w.since = applied, now
+	case w.since.IsZero():
+		w.since = now
 	case now.Sub(w.since) >= stallAfter && last != w.restartedAt:
 		m.s.log.Warn("mirror stalled; recreating its consumer", "applied", applied, "stream_last", last)
 		m.stop()

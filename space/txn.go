@@ -40,7 +40,7 @@ type Txn struct {
 
 type txnWrite struct {
 	key   string
-	data  []byte
+	tuple tuplebroker.Tuple // a private copy, encoded at commit
 	lease time.Duration
 }
 
@@ -177,10 +177,6 @@ func (tx *Txn) Write(t tuplebroker.Tuple, lease time.Duration) error {
 	if err != nil {
 		return err
 	}
-	data, err := encodeTuple(t, expiry(lease), "")
-	if err != nil {
-		return err
-	}
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	if err := tx.usable(); err != nil {
@@ -189,7 +185,7 @@ func (tx *Txn) Write(t tuplebroker.Tuple, lease time.Duration) error {
 	if len(tx.claims)+len(tx.writes)+1 >= maxBatch {
 		return ErrTxnTooLarge
 	}
-	tx.writes = append(tx.writes, txnWrite{key: key, data: data, lease: lease})
+	tx.writes = append(tx.writes, txnWrite{key: key, tuple: cloneTuple(t), lease: lease})
 	return nil
 }
 
@@ -217,20 +213,18 @@ func (tx *Txn) Commit(ctx context.Context) error {
 		ops = append(ops, localOp{key: c.key, remove: true})
 	}
 	for _, w := range tx.writes {
-		data := w.data
-		if w.lease > 0 { // the lease runs from the commit
-			env, t, err := decodeEnvelope(w.data)
-			if err != nil {
-				return err
-			}
-			if data, err = encodeTuple(t, now.Add(w.lease), env.C); err != nil {
-				return err
-			}
+		var exp time.Time // the lease runs from the commit
+		if w.lease > 0 {
+			exp = now.Add(w.lease)
+		}
+		env, data, err := encodeTupleEnv(w.tuple, exp, "")
+		if err != nil {
+			return err
 		}
 		hdr := nats.Header{}
 		setTTL(hdr, w.lease)
 		msgs = append(msgs, &nats.Msg{Subject: s.prefix + w.key, Header: hdr, Data: data})
-		ops = append(ops, localOp{key: w.key, data: data})
+		ops = append(ops, localOp{key: w.key, data: data, env: env, tuple: w.tuple})
 	}
 	hdr := removalHeader(s.cfg.MarkerTTL)
 	hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(tx.rev, 10))
