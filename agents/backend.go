@@ -1,0 +1,81 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"tuplebroker"
+	"tuplebroker/jsdl"
+)
+
+// Job is what an agent hands its backend: one job, already parsed and
+// validated, named by its GUID.
+type Job struct {
+	GUID       string
+	UID        string
+	Definition *jsdl.JobDefinition
+	// Attempt counts earlier submissions of this job that were refused or
+	// failed (0 on the first).
+	Attempt int
+}
+
+// Backend is what every backend must implement: say what it offers, and
+// submit. Everything else is optional (see Finder, Statuser, Canceller).
+type Backend interface {
+	// Name identifies the backend instance (e.g. "slurm-a").
+	Name() string
+	// Capabilities returns the "name=value" labels this backend offers,
+	// matched against jsdl.JobDefinition.Requirements().
+	Capabilities() []string
+	// Submit hands the job to the backend and returns the backend's job id.
+	// Errors wrap ErrRefused (the backend is busy or unreachable: slow down,
+	// retry later, anywhere) or ErrRejected (this job can never run here);
+	// any other error counts as a failed attempt.
+	Submit(ctx context.Context, job Job) (backendJobID string, err error)
+}
+
+// Finder is implemented by backends that can find a job by the GUID it was
+// submitted under. The agent core calls it before submitting, so an agent
+// that died between the backend accepting a job and its commit adopts the
+// job on retry instead of submitting it twice.
+type Finder interface {
+	Find(ctx context.Context, guid string) (backendJobID string, found bool, err error)
+}
+
+// Statuser is implemented by backends that report job states. Status takes
+// every job of one poll at once; backends answer with as few calls to the
+// scheduler as they can. Ids the backend no longer knows are absent from
+// the result.
+type Statuser interface {
+	Status(ctx context.Context, backendJobIDs []string) (map[string]Status, error)
+}
+
+// Canceller is implemented by backends that can cancel a job.
+type Canceller interface {
+	Cancel(ctx context.Context, backendJobID string) error
+}
+
+// Status is a job's state as its backend reports it.
+type Status struct {
+	State    tuplebroker.JobState
+	SubState string
+	// ExitCode is set once the job has exited.
+	ExitCode *int
+	// Reason explains a Failed or Cancelled state (the scheduler's words).
+	Reason  string
+	Started time.Time
+	Ended   time.Time
+}
+
+// Errors a backend wraps so the agent core can tell refusal from failure.
+var (
+	// ErrRefused: the backend cannot take the job now (busy, rate limit,
+	// unreachable). The job goes back to the space and the throttle slows.
+	ErrRefused = errors.New("backend refused the submission")
+	// ErrRejected: the job can never run on this backend; it ends Failed
+	// with the backend's message.
+	ErrRejected = errors.New("backend rejected the job")
+	// ErrUnknownJob: the backend does not know this job id.
+	ErrUnknownJob = errors.New("backend does not know the job")
+)
