@@ -17,16 +17,16 @@ func (s JobState) Terminal() bool { return s == Finished || s == Failed || s == 
 
 // Sub-states refine a state; backends may report others.
 const (
-	SubQueuedInSpace  = "queued-in-space"  // Pending: a Request waits for an agent
-	SubSubmitting     = "submitting"       // Pending: an agent is submitting it
-	SubBackendQueued  = "backend-queued"   // Pending: the backend holds it in its queue
-	SubStagingIn      = "staging-in"       // Running
-	SubExecuting      = "executing"        // Running
-	SubStagingOut     = "staging-out"      // Running
-	SubExitedNonzero  = "exited-nonzero"   // Failed
-	SubWallTimeLimit  = "walltime-limit"   // Failed
-	SubUserCancelled  = "user-cancelled"   // Cancelled
-	SubBackendRemoved = "backend-removed"  // Cancelled: removed by the backend's administrator
-	SubMaxAttempts    = "max-attempts"     // Failed: refused or failed too often
-	SubRejected       = "rejected"         // Failed: the backend rejected it for good
+	SubQueuedInSpace  = "queued-in-space" // Pending: a Request waits for an agent
+	SubSubmitting     = "submitting"      // Pending: an agent is submitting it
+	SubBackendQueued  = "backend-queued"  // Pending: the backend holds it in its queue
+	SubStagingIn      = "staging-in"      // Running
+	SubExecuting      = "executing"       // Running
+	SubStagingOut     = "staging-out"     // Running
+	SubExitedNonzero  = "exited-nonzero"  // Failed
+	SubWallTimeLimit  = "walltime-limit"  // Failed
+	SubUserCancelled  = "user-cancelled"  // Cancelled
+	SubBackendRemoved = "backend-removed" // Cancelled: removed by the backend's administrator
+	SubMaxAttempts    = "max-attempts"    // Failed: refused or failed too often
+	SubRejected       = "rejected"        // Failed: the backend rejected it for good
 )
