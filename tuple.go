@@ -123,6 +123,11 @@ type Response struct {
 	Backend      string    `json:"backend"`
 	BackendJobID string    `json:"backend_job_id"`
 	Submitted    time.Time `json:"submitted"`
+	// Failure is set, with no backend, when the job ended Failed before
+	// reaching any backend (rejected everywhere, or too many attempts).
+	Failure string `json:"failure,omitempty"`
+	// Attempts is how many submissions it took.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // Kind returns KindResponse.

@@ -1,0 +1,270 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"tuplebroker"
+	"tuplebroker/jsdl"
+	"tuplebroker/space"
+	"tuplebroker/strategies"
+)
+
+// Config configures an agent. Start from DefaultConfig.
+type Config struct {
+	// Name is the agent's name, written into every response.
+	Name string
+	// Workers is how many requests the agent handles at once.
+	Workers int
+	// TxnLease is the lease of each take-submit-commit transaction; it is
+	// renewed while a submission is in progress.
+	TxnLease time.Duration
+	// MaxAttempts ends a job Failed after this many refused or failed
+	// submissions (across all agents).
+	MaxAttempts int
+	Logger      *slog.Logger
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Workers: 4, TxnLease: 30 * time.Second, MaxAttempts: 5, Logger: slog.Default()}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("agent: empty name")
+	case c.Workers < 1:
+		return fmt.Errorf("agent %s: workers %d < 1", c.Name, c.Workers)
+	case c.TxnLease < space.MinTxnLease:
+		return fmt.Errorf("agent %s: transaction lease %v below %v", c.Name, c.TxnLease, space.MinTxnLease)
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("agent %s: max attempts %d < 1", c.Name, c.MaxAttempts)
+	case c.Logger == nil:
+		return fmt.Errorf("agent %s: nil logger", c.Name)
+	}
+	return nil
+}
+
+// Agent takes the requests its backend can serve and submits them.
+type Agent struct {
+	cfg  Config
+	sp   *space.Space
+	be   Backend
+	tmpl servable
+
+	thMu sync.Mutex
+	th   strategies.Throttle
+}
+
+// New builds an agent over a space, a backend and a throttle.
+func New(cfg Config, sp *space.Space, be Backend, th strategies.Throttle) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	caps := map[string]bool{}
+	for _, c := range be.Capabilities() {
+		caps[c] = true
+	}
+	return &Agent{cfg: cfg, sp: sp, be: be, th: th, tmpl: servable{caps: caps}}, nil
+}
+
+// Run handles requests until ctx ends, then returns nil once every worker
+// has finished its current request.
+func (a *Agent) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < a.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.work(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (a *Agent) work(ctx context.Context) {
+	for ctx.Err() == nil {
+		// Wait for work first, then for the throttle: an idle agent does
+		// not spend its tokens.
+		if _, err := a.sp.Read(ctx, a.tmpl); err != nil {
+			return
+		}
+		if err := a.waitThrottle(ctx); err != nil {
+			return
+		}
+		if err := a.handleOne(ctx); err != nil && ctx.Err() == nil {
+			a.cfg.Logger.Warn("agent: request not handled", "agent", a.cfg.Name, "err", err)
+		}
+	}
+}
+
+func (a *Agent) waitThrottle(ctx context.Context) error {
+	for {
+		a.thMu.Lock()
+		ok, wait := a.th.Allow(time.Now())
+		a.thMu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (a *Agent) observe(o strategies.Outcome) {
+	a.thMu.Lock()
+	a.th.Observe(o, time.Now())
+	a.thMu.Unlock()
+}
+
+// handleOne takes one request in a transaction, submits it, and commits
+// {request gone, response written}, or puts it back with one more attempt.
+func (a *Agent) handleOne(ctx context.Context) error {
+	tx, err := a.sp.Begin(ctx, a.cfg.TxnLease)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tu, err := tx.TryTake(ctx, a.tmpl)
+	if err != nil {
+		tx.Abort(context.WithoutCancel(ctx))
+		if errors.Is(err, space.ErrNoMatch) {
+			return nil // another agent was faster
+		}
+		return fmt.Errorf("take: %w", err)
+	}
+	req := tu.(*tuplebroker.Request)
+	stop := a.keepAlive(ctx, tx)
+	defer stop()
+	// Once taken, finish the transaction even if ctx ends: an abandoned
+	// transaction would hold the request until its lease ends.
+	fctx := context.WithoutCancel(ctx)
+
+	def, err := jsdl.ParseBytes(req.JSDL, jsdl.DefaultLimits())
+	if err != nil {
+		return a.fail(fctx, tx, req, fmt.Sprintf("invalid JSDL: %v", err))
+	}
+	job := Job{GUID: req.GUID, UID: req.UID, Definition: def, Attempt: req.Attempts}
+	id, err := a.submitOnce(ctx, job)
+	switch {
+	case err == nil:
+		a.observe(strategies.Accepted)
+		resp := &tuplebroker.Response{
+			GUID: req.GUID, UID: req.UID, Agent: a.cfg.Name, Backend: a.be.Name(),
+			BackendJobID: id, Submitted: time.Now().UTC(), Attempts: req.Attempts + 1,
+		}
+		if err := tx.Write(resp, space.Forever); err != nil {
+			return fmt.Errorf("write response for %s: %w", req.GUID, err)
+		}
+		if err := tx.Commit(fctx); err != nil {
+			// The job is in the backend under its GUID: the request comes
+			// back when the lease ends and the next taker adopts the job.
+			return fmt.Errorf("commit %s (backend job %s): %w", req.GUID, id, err)
+		}
+		return nil
+	case errors.Is(err, ErrRejected):
+		return a.fail(fctx, tx, req, err.Error())
+	case errors.Is(err, ErrRefused):
+		a.observe(strategies.Refused)
+	default:
+		a.observe(strategies.Failed)
+	}
+	return a.retry(fctx, tx, req, err)
+}
+
+// submitOnce adopts the backend job already submitted under the GUID, if
+// the backend can find one, else submits.
+func (a *Agent) submitOnce(ctx context.Context, job Job) (string, error) {
+	if f, ok := a.be.(Finder); ok {
+		id, found, err := f.Find(ctx, job.GUID)
+		if err != nil {
+			return "", fmt.Errorf("%w: looking up %s: %v", ErrRefused, job.GUID, err)
+		}
+		if found {
+			return id, nil
+		}
+	}
+	return a.be.Submit(ctx, job)
+}
+
+// retry puts the request back with one more attempt, or fails it.
+func (a *Agent) retry(ctx context.Context, tx *space.Txn, req *tuplebroker.Request, cause error) error {
+	req.Attempts++
+	req.LastError = cause.Error()
+	if req.Attempts >= a.cfg.MaxAttempts {
+		return a.fail(ctx, tx, req, fmt.Sprintf("%s after %d attempts: %v", tuplebroker.SubMaxAttempts, req.Attempts, cause))
+	}
+	if err := tx.Write(req, space.Forever); err != nil {
+		return fmt.Errorf("requeue %s: %w", req.GUID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("requeue %s: %w", req.GUID, err)
+	}
+	return nil
+}
+
+// fail retires the request with a response that records why it failed.
+func (a *Agent) fail(ctx context.Context, tx *space.Txn, req *tuplebroker.Request, reason string) error {
+	resp := &tuplebroker.Response{GUID: req.GUID, UID: req.UID, Agent: a.cfg.Name, Failure: reason, Attempts: req.Attempts, Submitted: time.Now().UTC()}
+	if err := tx.Write(resp, space.Forever); err != nil {
+		return fmt.Errorf("fail %s: %w", req.GUID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("fail %s: %w", req.GUID, err)
+	}
+	return nil
+}
+
+// keepAlive renews the transaction at a third of its lease until stopped.
+func (a *Agent) keepAlive(ctx context.Context, tx *space.Txn) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(a.cfg.TxnLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := tx.Renew(ctx, a.cfg.TxnLease); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// servable selects the requests whose requirements the backend offers.
+type servable struct{ caps map[string]bool }
+
+func (servable) Kind() tuplebroker.Kind { return tuplebroker.KindRequest }
+func (servable) Index() []string        { return []string{"", ""} }
+
+// Match reports whether every requirement of the request is a capability.
+func (s servable) Match(t tuplebroker.Tuple) bool {
+	r, ok := t.(*tuplebroker.Request)
+	if !ok {
+		return false
+	}
+	for _, need := range r.Requirements {
+		if !s.caps[need] {
+			return false
+		}
+	}
+	return true
+}
