@@ -1,0 +1,430 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"tuplebroker/agents"
+	"tuplebroker/jsdl"
+)
+
+// basePATH is the PATH of a job whose JSDL Environment sets none.
+const basePATH = "/usr/local/bin:/usr/bin:/bin"
+
+// spec is a job translated into what execve needs; every path is absolute.
+type spec struct {
+	path string   // the executable, resolved
+	argv []string // argv[0] is the executable as written
+	env  []string
+	dir  string
+	// in, out and errf are the standard stream files, "" for /dev/null.
+	in, out, errf string
+	wall          time.Duration // 0: no limit
+	hasWall       bool
+	exclusive     bool
+}
+
+// rejectf returns an error wrapping agents.ErrRejected.
+func rejectf(format string, args ...any) error {
+	return fmt.Errorf("local: %w: %s", agents.ErrRejected, fmt.Sprintf(format, args...))
+}
+
+// identity is the broker process's user, which every job runs as.
+type identity struct {
+	username string
+	uid      string
+	home     string
+}
+
+func currentIdentity() identity {
+	id := identity{uid: strconv.Itoa(os.Getuid())}
+	if u, err := user.Current(); err == nil {
+		id.username, id.home = u.Username, u.HomeDir
+	}
+	if id.home == "" {
+		id.home = os.Getenv("HOME")
+	}
+	if id.home == "" {
+		id.home = "/"
+	}
+	return id
+}
+
+// app is the part of a POSIX or HPC Profile application the backend uses.
+type app struct {
+	exe                 jsdl.FileName
+	args                []jsdl.Argument
+	in, out, errf, wd   jsdl.FileName
+	env                 []jsdl.Environment
+	wall                *uint64
+	userName, groupName string
+}
+
+// prepare checks that the job can run here and translates it. Its errors
+// wrap agents.ErrRejected.
+func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
+	if def == nil {
+		return nil, rejectf("job has no definition")
+	}
+	desc := &def.JobDescription
+	a, err := pickApp(def)
+	if err != nil {
+		return nil, err
+	}
+	if len(desc.DataStaging) > 0 {
+		return nil, rejectf("job has %d DataStaging element(s); the local backend cannot stage files", len(desc.DataStaging))
+	}
+	for _, req := range def.Requirements() {
+		k, _, _ := strings.Cut(req, "=")
+		if (k == "os" || k == "arch") && !b.caps[req] {
+			return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(b.capList(k), ", "))
+		}
+	}
+	if err := b.checkHosts(desc.Resources); err != nil {
+		return nil, err
+	}
+	if err := b.checkIdentity(a.userName, a.groupName); err != nil {
+		return nil, err
+	}
+	s := &spec{}
+	if r := desc.Resources; r != nil && r.ExclusiveExecution != nil {
+		s.exclusive = *r.ExclusiveExecution
+	}
+	if a.wall != nil {
+		s.hasWall = true
+		if *a.wall >= uint64(math.MaxInt64/int64(time.Second)) {
+			s.hasWall = false // longer than time.Duration can hold: no limit
+		} else {
+			s.wall = time.Duration(*a.wall) * time.Second
+		}
+	}
+	fsys := fileSystems(desc.Resources)
+
+	// Working directory.
+	s.dir = b.root
+	if a.wd.Path != "" {
+		p, err := onFS(fsys, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+		if err != nil {
+			return nil, err
+		}
+		s.dir = absIn(b.root, p)
+	}
+	if err := noNUL("WorkingDirectory", s.dir); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(s.dir)
+	switch {
+	case err != nil:
+		return nil, rejectf("working directory %q: %v", s.dir, unwrapPath(err))
+	case !fi.IsDir():
+		return nil, rejectf("working directory %q is not a directory", s.dir)
+	}
+
+	// Environment: the base, overridden by the JSDL entries.
+	jobPATH := basePATH
+	set := make(map[string]bool, len(a.env))
+	var jenv []string
+	for _, e := range a.env {
+		v, err := onFS(fsys, e.FilesystemName, e.Value, "Environment "+e.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := noNUL("Environment "+e.Name, v); err != nil {
+			return nil, err
+		}
+		if !validEnvName(e.Name) {
+			return nil, rejectf("environment variable name %q is not valid", e.Name)
+		}
+		if set[e.Name] {
+			return nil, rejectf("environment variable %s is set twice", e.Name)
+		}
+		set[e.Name] = true
+		jenv = append(jenv, e.Name+"="+v)
+		if e.Name == "PATH" {
+			jobPATH = v
+		}
+	}
+	if !set["PATH"] {
+		s.env = append(s.env, "PATH="+basePATH)
+	}
+	if !set["HOME"] {
+		s.env = append(s.env, "HOME="+b.id.home)
+	}
+	s.env = append(s.env, jenv...)
+
+	// Executable and arguments.
+	exe, err := onFS(fsys, a.exe.FilesystemName, a.exe.Path, "Executable")
+	if err != nil {
+		return nil, err
+	}
+	if err := noNUL("Executable", exe); err != nil {
+		return nil, err
+	}
+	if s.path, err = lookExecutable(exe, s.dir, jobPATH); err != nil {
+		return nil, err
+	}
+	s.argv = make([]string, 0, 1+len(a.args))
+	s.argv = append(s.argv, exe)
+	for i, arg := range a.args {
+		v, err := onFS(fsys, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		if err != nil {
+			return nil, err
+		}
+		if err := noNUL(fmt.Sprintf("Argument[%d]", i+1), v); err != nil {
+			return nil, err
+		}
+		s.argv = append(s.argv, v)
+	}
+
+	// Standard streams.
+	stream := func(f jsdl.FileName, what string) (string, error) {
+		if f.Path == "" {
+			return "", nil
+		}
+		p, err := onFS(fsys, f.FilesystemName, f.Path, what)
+		if err != nil {
+			return "", err
+		}
+		if err := noNUL(what, p); err != nil {
+			return "", err
+		}
+		return absIn(s.dir, p), nil
+	}
+	if s.in, err = stream(a.in, "Input"); err != nil {
+		return nil, err
+	}
+	if s.out, err = stream(a.out, "Output"); err != nil {
+		return nil, err
+	}
+	if s.errf, err = stream(a.errf, "Error"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// pickApp returns the application to run, or a rejection.
+func pickApp(def *jsdl.JobDefinition) (*app, error) {
+	ja := &def.JobDescription.Application
+	switch {
+	case ja.SPMD != nil:
+		return nil, rejectf("SPMD (parallel) applications are not supported by the local backend")
+	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
+		p := ja.POSIX
+		return &app{
+			exe: p.Executable, args: p.Argument,
+			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
+			env: p.Environment, wall: p.WallTimeLimit,
+			userName: p.UserName, groupName: p.GroupName,
+		}, nil
+	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
+		h := ja.HPCProfile
+		return &app{
+			exe: h.Executable, args: h.Argument,
+			in: h.Input, out: h.Output, errf: h.Error, wd: h.WorkingDirectory,
+			env: h.Environment, userName: h.UserName,
+		}, nil
+	case ja.ApplicationName != "":
+		return nil, rejectf("job names application %q but no executable; the local backend runs only executables", ja.ApplicationName)
+	default:
+		return nil, rejectf("job has no executable")
+	}
+}
+
+// capList returns the capabilities with key k, for messages.
+func (b *Backend) capList(k string) []string {
+	var l []string
+	for _, c := range b.capabilities {
+		if strings.HasPrefix(c, k+"=") {
+			l = append(l, c)
+		}
+	}
+	if len(l) == 0 {
+		l = []string{"no " + k + "= label"}
+	}
+	return l
+}
+
+// checkHosts rejects a job whose CandidateHosts do not name this host.
+func (b *Backend) checkHosts(r *jsdl.Resources) error {
+	if r == nil || len(r.CandidateHosts) == 0 {
+		return nil
+	}
+	host, _ := os.Hostname()
+	short, _, _ := strings.Cut(host, ".")
+	for _, c := range r.CandidateHosts {
+		cs, _, _ := strings.Cut(c, ".")
+		if strings.EqualFold(c, "localhost") || (host != "" && (strings.EqualFold(c, host) ||
+			(!strings.Contains(c, ".") && strings.EqualFold(c, short)) ||
+			(!strings.Contains(host, ".") && strings.EqualFold(cs, host)))) {
+			return nil
+		}
+	}
+	return rejectf("job's CandidateHosts %q do not include this host (%q)", r.CandidateHosts, host)
+}
+
+// checkIdentity rejects a job asking to run as another user or group.
+func (b *Backend) checkIdentity(userName, groupName string) error {
+	if userName != "" && userName != b.id.username && userName != b.id.uid {
+		return rejectf("job asks to run as user %q; the local backend runs jobs only as %q", userName, b.id.username)
+	}
+	if groupName == "" {
+		return nil
+	}
+	gid := groupName
+	if _, err := strconv.Atoi(groupName); err != nil {
+		g, err := user.LookupGroup(groupName)
+		if err != nil {
+			return rejectf("job asks for group %q, which is unknown here", groupName)
+		}
+		gid = g.Gid
+	}
+	mine := []int{os.Getgid(), os.Getegid()}
+	if gs, err := os.Getgroups(); err == nil {
+		mine = append(mine, gs...)
+	}
+	for _, g := range mine {
+		if strconv.Itoa(g) == gid {
+			return nil
+		}
+	}
+	return rejectf("job asks for group %q; the local backend's user %q is not a member", groupName, b.id.username)
+}
+
+// fileSystems indexes the declared jsdl:FileSystem elements by name.
+func fileSystems(r *jsdl.Resources) map[string]*jsdl.FileSystem {
+	if r == nil {
+		return nil
+	}
+	m := make(map[string]*jsdl.FileSystem, len(r.FileSystem))
+	for i := range r.FileSystem {
+		m[r.FileSystem[i].Name] = &r.FileSystem[i]
+	}
+	return m
+}
+
+// onFS resolves value against the MountPoint of file system name (GFD.56
+// filesystemName): a relative value is prefixed with the mount point, an
+// absolute one is kept. An empty name leaves value unchanged.
+func onFS(fsys map[string]*jsdl.FileSystem, name, value, what string) (string, error) {
+	if name == "" {
+		return value, nil
+	}
+	f, ok := fsys[name]
+	if !ok {
+		return "", rejectf("%s refers to file system %q, which the job does not declare", what, name)
+	}
+	if f.MountPoint == "" {
+		return "", rejectf("%s refers to file system %q, which has no MountPoint; the local backend cannot locate it", what, name)
+	}
+	if strings.HasPrefix(value, "/") {
+		return value, nil
+	}
+	if value == "" {
+		return f.MountPoint, nil
+	}
+	return strings.TrimSuffix(f.MountPoint, "/") + "/" + value, nil
+}
+
+// absIn makes p absolute, relative to dir (which is absolute).
+func absIn(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+func noNUL(what, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return rejectf("%s contains a NUL byte", what)
+	}
+	return nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case i > 0 && r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// lookExecutable resolves exe as execvp would in dir with the job's PATH: a
+// name containing a slash is a path (relative to dir); a bare name is looked
+// up in path, whose empty and relative entries are relative to dir.
+func lookExecutable(exe, dir, path string) (string, error) {
+	if strings.Contains(exe, "/") {
+		p := absIn(dir, exe)
+		if err := checkExecutable(p); err != nil {
+			return "", rejectf("executable %q: %v", exe, err)
+		}
+		return p, nil
+	}
+	var firstErr error
+	for _, d := range filepath.SplitList(path) {
+		if d == "" {
+			d = "."
+		}
+		p := absIn(dir, filepath.Join(d, exe))
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil && !errors.Is(err, fs.ErrNotExist) {
+			firstErr = fmt.Errorf("%s: %v", p, err)
+		}
+	}
+	if firstErr != nil {
+		return "", rejectf("executable %q not usable in PATH %q (%v)", exe, path, firstErr)
+	}
+	return "", rejectf("executable %q not found in PATH %q", exe, path)
+}
+
+var errNotExecutable = errors.New("not executable")
+
+// checkExecutable reports why p cannot be executed, or nil.
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return unwrapPath(err)
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if !fi.Mode().IsRegular() {
+		return errors.New("is not a regular file")
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return errNotExecutable
+	}
+	const xOK = 1
+	if err := syscall.Access(p, xOK); err != nil {
+		return errNotExecutable
+	}
+	return nil
+}
+
+// unwrapPath strips the *fs.PathError wrapper (whose path the message
+// already names) but keeps the error matchable.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
