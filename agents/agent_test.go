@@ -269,3 +269,29 @@ func TestMaxAttemptsAndRejectionFail(t *testing.T) {
 		t.Fatalf("stats %+v, want 0 accepted and 15 refused", st)
 	}
 }
+
+// A submission slower than the transaction lease: the agent renews the
+// lease while it waits, so no other agent sees the request come back and
+// submits it a second time.
+func TestSlowSubmissionKeepsItsLease(t *testing.T) {
+	p := newPool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	acfg := agents.DefaultConfig()
+	acfg.TxnLease = time.Second
+	for _, name := range []string{"sim-slow-a", "sim-slow-b"} {
+		cfg := sim.DefaultConfig()
+		cfg.Name, cfg.SubmitLatency, cfg.SubmitJitter = name, 2500*time.Millisecond, 0
+		p.startAgent(ctx, cfg, acfg, "fixed")
+	}
+	want := p.submit(ctx, 6)
+	resps := p.wait(ctx, want)
+	p.audit(want, resps)
+	accepted := 0
+	for _, be := range p.sims {
+		accepted += be.Stats().Accepted
+	}
+	if accepted != len(want) {
+		t.Fatalf("%d accepted submissions for %d jobs", accepted, len(want))
+	}
+}
