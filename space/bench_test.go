@@ -18,7 +18,6 @@ package space
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -603,101 +602,6 @@ func BenchmarkTxnTakeWriteCommit(b *testing.B) {
 		b.StopTimer()
 		reportOps(b)
 	})
-	// The server's own cost of the commit: one atomic batch of the same
-	// three messages (remove request, write response, remove record).
-	b.Run("rawBatch3", benchTxnRawBatch)
-}
-
-// rawBatch publishes msgs as one JetStream atomic batch, as Commit does, and
-// waits for the commit's acknowledgement.
-func rawBatch(ctx context.Context, nc *nats.Conn, id string, msgs []*nats.Msg) error {
-	for i, m := range msgs {
-		m.Header.Set(batchIDHeader, id)
-		m.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
-		if i < len(msgs)-1 {
-			if err := nc.PublishMsg(m); err != nil {
-				return err
-			}
-		}
-	}
-	last := msgs[len(msgs)-1]
-	last.Header.Set(batchCommitHdr, "1")
-	resp, err := nc.RequestMsgWithContext(ctx, last)
-	if err != nil {
-		return err
-	}
-	var ack struct {
-		Error *jetstream.APIError `json:"error"`
-	}
-	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return err
-	}
-	if ack.Error != nil {
-		return ack.Error
-	}
-	return nil
-}
-
-func benchTxnRawBatch(b *testing.B) {
-	url := benchServer(b)
-	kv := rawKV(b, url)
-	nc := rawConn(b, url)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := benchCtx(b)
-	stream, err := js.Stream(ctx, "KV_"+rawBucketName)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc := stream.CachedInfo().Config
-	sc.AllowAtomicPublish = true
-	if _, err := js.UpdateStream(ctx, sc); err != nil {
-		b.Fatal(err)
-	}
-	// Per op: a prefilled request and transaction record to remove under
-	// CAS, and a response to write — the messages of one Commit.
-	reqs := benchRequests(b.N)
-	keys, vals := rawPairs(b, reqs)
-	reqRevs := rawPrefill(b, ctx, kv, keys, vals)
-	recKeys := make([]string, b.N)
-	recVals := make([][]byte, b.N)
-	for i := range recKeys {
-		recKeys[i] = txnPrefix + "." + uuid.NewString()
-		recVals[i] = []byte(`{"v":1,"k":"txn","x":1767225600000000000,"holder":"` + uuid.NewString() + `","started":1767225570000000000}`)
-	}
-	recRevs := rawPrefill(b, ctx, kv, recKeys, recVals)
-	respKeys := make([]string, b.N)
-	respVals := make([][]byte, b.N)
-	for i, r := range reqs {
-		resp := &tuplebroker.Response{GUID: r.GUID, UID: r.UID, Agent: "agent-1", Backend: "slurm", BackendJobID: "job-" + r.GUID[:8], Submitted: time.Now().UTC()}
-		if respKeys[i], err = tupleKey(resp); err != nil {
-			b.Fatal(err)
-		}
-		if respVals[i], err = encodeTuple(resp, time.Time{}, ""); err != nil {
-			b.Fatal(err)
-		}
-	}
-	pre := "$KV." + rawBucketName + "."
-	removal := func(key string, rev uint64) *nats.Msg {
-		h := removalHeader(30 * time.Second)
-		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
-		return &nats.Msg{Subject: pre + key, Header: h}
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		msgs := []*nats.Msg{
-			removal(keys[i], reqRevs[i]),
-			{Subject: pre + respKeys[i], Header: nats.Header{}, Data: respVals[i]},
-			removal(recKeys[i], recRevs[i]),
-		}
-		if err := rawBatch(ctx, nc, "b"+strconv.Itoa(i), msgs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	reportOps(b)
 }
 
 // --- Notify latency ---------------------------------------------------------

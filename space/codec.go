@@ -43,13 +43,33 @@ type envelope struct {
 	D json.RawMessage `json:"d"`
 }
 
-// txnRecord is the value of txn.<id>.
+// txnRecord is the value of txn.<id>. While the transaction is open it has a
+// per-key TTL (the lease) and no operations. Commit rewrites it, with a CAS
+// and without a TTL, to the committed state listing every operation: that
+// one write is the commit point. The listed operations are then applied
+// (by the holder, or by any Space if the holder dies) and the record removed.
 type txnRecord struct {
-	V       int    `json:"v"`
-	K       string `json:"k"`
-	X       int64  `json:"x"`
-	Holder  string `json:"holder"`
-	Started int64  `json:"started"`
+	V         int        `json:"v"`
+	K         string     `json:"k"`
+	X         int64      `json:"x,omitempty"`
+	Holder    string     `json:"holder"`
+	Started   int64      `json:"started"`
+	Committed bool       `json:"committed,omitempty"`
+	Removes   []txnClaim `json:"removes,omitempty"`
+	Writes    []txnPut   `json:"writes,omitempty"`
+}
+
+// txnClaim is a claimed tuple a committed transaction removes.
+type txnClaim struct {
+	Key string `json:"key"`
+	Rev uint64 `json:"rev"` // revision of the claim
+}
+
+// txnPut is a tuple a committed transaction writes.
+type txnPut struct {
+	Key  string          `json:"key"`
+	Data json.RawMessage `json:"data"` // the envelope
+	TTL  time.Duration   `json:"ttl,omitempty"`
 }
 
 func (e *envelope) expiry() time.Time {

@@ -23,6 +23,10 @@ type entry struct {
 	rev   uint64
 	env   *envelope
 	tuple tuplebroker.Tuple
+	// pending: written by a committed transaction whose write has not yet
+	// reached the bucket (rev is the commit record's). Readable, not yet
+	// takeable.
+	pending bool
 }
 
 func (e *entry) visible(now time.Time) bool { return e.env.C == "" && !e.env.expired(now) }
@@ -64,6 +68,7 @@ type mirror struct {
 	byKind  map[string]map[string]*entry
 	byTok   map[string][]map[string]map[string]*entry // kind → position → token → key
 	txns    map[string]uint64                         // open transaction → record revision
+	commits map[string]*committedTxn                  // committed, not yet fully applied
 	claims  map[string]map[string]*entry              // transaction → claimed entries
 	tomb    map[string]uint64                         // local removals the watch has not yet passed
 	lost    map[string]lostMark                       // entries a CAS found stale
@@ -78,10 +83,8 @@ type mirror struct {
 	ccMu sync.Mutex
 	cc   jetstream.ConsumeContext
 
-	// consumer state: the atomic batch being assembled
-	cmu     sync.Mutex
-	batch   []jetstream.Msg
-	batchID string
+	// cmu serialises the consumer callback with a consumer restart.
+	cmu sync.Mutex
 
 	watch struct { // checkProgress's state, touched only by the sweep loop
 		applied, restartedAt uint64
@@ -96,6 +99,7 @@ func newMirror(s *Space) *mirror {
 		byKind:  map[string]map[string]*entry{},
 		byTok:   map[string][]map[string]map[string]*entry{},
 		txns:    map[string]uint64{},
+		commits: map[string]*committedTxn{},
 		claims:  map[string]map[string]*entry{},
 		tomb:    map[string]uint64{},
 		lost:    map[string]lostMark{},
@@ -179,9 +183,6 @@ func (m *mirror) checkProgress(ctx context.Context, now time.Time) {
 	case now.Sub(w.since) >= stallAfter && last != w.restartedAt:
 		m.s.log.Warn("mirror stalled; recreating its consumer", "applied", applied, "stream_last", last)
 		m.stop()
-		m.cmu.Lock()
-		m.batch, m.batchID = nil, ""
-		m.cmu.Unlock()
 		if err := m.consume(ctx, jetstream.DeliverByStartSequencePolicy, applied+1); err != nil {
 			m.s.log.Warn("mirror consumer restart", "err", err)
 			return
@@ -199,8 +200,7 @@ func (m *mirror) markReady() {
 	}
 }
 
-// onMsg applies one message from the ordered consumer. Messages of one atomic
-// batch are applied together, so readers see a commit whole or not at all.
+// onMsg applies one message from the ordered consumer.
 func (m *mirror) onMsg(msg jetstream.Msg) {
 	m.cmu.Lock()
 	defer m.cmu.Unlock()
@@ -208,31 +208,14 @@ func (m *mirror) onMsg(msg jetstream.Msg) {
 	if err != nil {
 		return
 	}
-	bid := msg.Headers().Get(batchIDHeader)
-	if len(m.batch) > 0 && bid != m.batchID {
-		m.flush()
-	}
+	m.applyMsgs([]jetstream.Msg{msg})
 	m.mu.RLock()
 	live := m.isReady
 	m.mu.RUnlock()
-	if bid != "" && live {
-		m.batch = append(m.batch, msg)
-		m.batchID = bid
-		if msg.Headers().Get(batchCommitHdr) != "" || md.NumPending == 0 {
-			m.flush()
-		}
-		return
-	}
-	m.applyMsgs([]jetstream.Msg{msg})
 	if md.NumPending == 0 && !live {
 		m.markReady()
 		m.s.sweepOnce(context.Background())
 	}
-}
-
-func (m *mirror) flush() {
-	m.applyMsgs(m.batch)
-	m.batch, m.batchID = nil, ""
 }
 
 func (m *mirror) applyMsgs(msgs []jetstream.Msg) {
@@ -280,15 +263,35 @@ func (m *mirror) applyDecoded(key string, rev uint64, removal bool, data []byte,
 		if cur, ok := m.txns[id]; ok && rev <= cur {
 			return orphans
 		}
+		if c, ok := m.commits[id]; ok && rev <= c.rev {
+			return orphans
+		}
 		if removal {
 			delete(m.txns, id)
+			if c, ok := m.commits[id]; ok {
+				// Fully applied: anything still pending from it is stale.
+				delete(m.commits, id)
+				for _, w := range c.rec.Writes {
+					if e, ok := m.entries[w.Key]; ok && e.pending && e.rev == c.rev {
+						m.del(w.Key)
+					}
+				}
+				return orphans
+			}
 			for _, e := range m.claims[id] {
 				orphans = append(orphans, e)
 			}
 			return orphans
 		}
-		if _, err := decodeTxnRecord(data); err != nil {
+		rec, err := decodeTxnRecord(data)
+		if err != nil {
 			m.s.log.Error("skipping corrupt transaction record", "key", key, "rev", rev, "err", err)
+			return orphans
+		}
+		if rec.Committed {
+			delete(m.txns, id)
+			m.commits[id] = &committedTxn{id: id, rev: rev, rec: rec, seen: now}
+			m.applyCommitted(rev, rec, now)
 			return orphans
 		}
 		m.txns[id] = rev
@@ -324,6 +327,45 @@ func (m *mirror) applyDecoded(key string, rev uint64, removal bool, data []byte,
 		m.wake(e)
 	}
 	return orphans
+}
+
+// committedTxn is a committed transaction whose operations are not yet all
+// in the bucket.
+type committedTxn struct {
+	id   string
+	rev  uint64
+	rec  *txnRecord
+	seen time.Time
+}
+
+// applyCommitted makes a committed transaction's effect visible at once, as
+// one step: its claims vanish and its writes appear (pending until the real
+// write arrives). m.mu is held.
+func (m *mirror) applyCommitted(rev uint64, rec *txnRecord, now time.Time) {
+	for _, r := range rec.Removes {
+		if cur, ok := m.entries[r.Key]; ok && cur.rev <= r.Rev {
+			m.del(r.Key)
+		}
+		if m.tomb[r.Key] < r.Rev {
+			m.tomb[r.Key] = r.Rev
+		}
+	}
+	for _, w := range rec.Writes {
+		if cur, ok := m.entries[w.Key]; ok && cur.rev >= rev {
+			continue
+		}
+		env, tuple, err := decodeEnvelope(w.Data)
+		kind, toks := splitKey(w.Key)
+		if err != nil || env.K != kind {
+			m.s.log.Error("skipping corrupt write in committed transaction", "key", w.Key, "err", err)
+			continue
+		}
+		e := &entry{key: w.Key, kind: kind, toks: toks, rev: rev, env: env, tuple: tuple, pending: true}
+		m.put(e)
+		if !env.expired(now) {
+			m.wake(e)
+		}
+	}
 }
 
 func (m *mirror) put(e *entry) {
@@ -464,7 +506,7 @@ func (m *mirror) candidates(tmpl tuplebroker.Template, now time.Time, limit int)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	m.scan(tmpl, func(e *entry) bool {
-		if l, ok := m.lost[e.key]; ok && l.rev == e.rev {
+		if l, ok := m.lost[e.key]; (ok && l.rev == e.rev) || e.pending {
 			return true
 		}
 		if e.visible(now) && tmpl.Match(e.tuple) {
@@ -494,6 +536,16 @@ func (m *mirror) txnIDs() []string {
 	defer m.mu.RUnlock()
 	out := make([]string, 0, len(m.txns))
 	for id := range m.txns {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (m *mirror) commitIDs() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.commits))
+	for id := range m.commits {
 		out = append(out, id)
 	}
 	return out
@@ -568,7 +620,20 @@ func (m *mirror) rollbackAsync(orphans []*entry) {
 		defer m.s.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		alive := map[string]bool{}
 		for _, e := range mine {
+			// The mirror may have missed the record (a watcher that falls
+			// behind skips superseded revisions): only the server decides
+			// that a transaction is gone.
+			id := e.env.C
+			a, known := alive[id]
+			if !known {
+				a = m.s.txnAlive(ctx, id)
+				alive[id] = a
+			}
+			if a {
+				continue
+			}
 			if err := m.s.restore(ctx, e); err != nil && !isWrongSeq(err) {
 				m.s.log.Warn("rolling back claim of ended transaction", "key", e.key, "txn", e.env.C, "err", err)
 			}
@@ -579,6 +644,21 @@ func (m *mirror) rollbackAsync(orphans []*entry) {
 		}
 		m.mu.Unlock()
 	}()
+}
+
+// txnAlive reports whether transaction id's record is still in the bucket
+// (open or committed). On doubt (the server cannot be asked) it says yes:
+// a claim left alone is rolled back by a later sweep, one rolled back wrongly
+// would break the transaction.
+func (s *Space) txnAlive(ctx context.Context, id string) bool {
+	msg, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+txnPrefix+"."+id)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	return !isRemoval(msg.Header)
 }
 
 // restore puts a claimed tuple back as it was before the claim (or removes it
@@ -642,6 +722,13 @@ func (s *Space) sweepOnce(ctx context.Context) {
 			delete(m.tomb, k)
 		}
 	}
+	var stuck []*committedTxn
+	for _, c := range m.commits {
+		if now.Sub(c.seen) > rollForwardAfter && !m.rolling[c.id] {
+			m.rolling[c.id] = true
+			stuck = append(stuck, c)
+		}
+	}
 	for k, l := range m.lost {
 		e, ok := m.entries[k]
 		switch {
@@ -654,10 +741,26 @@ func (s *Space) sweepOnce(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	m.rollbackAsync(orphans)
+	for _, c := range stuck {
+		s.wg.Add(1)
+		go func(c *committedTxn) {
+			defer s.wg.Done()
+			if err := s.rollForward(ctx, c.id, c.rev, c.rec, true); err != nil {
+				s.log.Warn("finishing a committed transaction", "txn", c.id, "err", err)
+			}
+			m.mu.Lock()
+			delete(m.rolling, c.id)
+			m.mu.Unlock()
+		}(c)
+	}
 	for _, k := range stale {
 		s.refresh(ctx, k)
 	}
 }
+
+// rollForwardAfter is how long a committed transaction may stay unapplied
+// before any Space finishes it for its holder.
+const rollForwardAfter = 3 * time.Second
 
 // refresh re-reads one key from the server into the mirror.
 func (s *Space) refresh(ctx context.Context, key string) {

@@ -64,10 +64,6 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		SyncAlways: cfg.SyncAlways,
 		NoLog:      true,
 		NoSigs:     true,
-		JetStreamLimits: server.JSLimitOpts{
-			MaxBatchInflightPerStream: 1000,
-			MaxBatchInflightTotal:     10000,
-		},
 	}
 	if cfg.DataDir == "" {
 		opts.JetStreamMaxStore = 1 << 30

@@ -20,13 +20,18 @@
 //     never returned even in the ≤ 250 ms before the server removes it.
 //   - A transaction is a record txn.<id> whose TTL is the transaction's lease.
 //     Take under a transaction rewrites the tuple as "claimed by <id>"
-//     (invisible to everyone) with a CAS. Commit is one JetStream atomic batch
-//     (server ≥ 2.12): remove every claimed tuple, write every new tuple,
-//     delete the record — each message guarded by its expected last sequence,
-//     so the batch applies entirely or not at all. Abort restores the claimed
-//     tuples. If the holder dies, the record's TTL ends it; every Space that
-//     sees the record vanish (or finds a claim whose record is gone) restores
-//     the claimed tuples with a CAS, which wakes blocked takers.
+//     (invisible to everyone) with a CAS. The commit point is one CAS of the
+//     record from open to committed, listing every removal and write, with
+//     no TTL: it succeeds only while the lease holds, and every mirror applies
+//     a committed record as one step (claims vanish, writes appear). The
+//     operations are then written to the bucket — writes before removals, so
+//     even a raw reader never sees a taken tuple gone before what replaced it
+//     exists — by the holder, or by any Space if the holder dies (each
+//     operation is idempotent), and the record is removed. Abort restores the
+//     claimed tuples. If the holder dies before committing, the record's TTL
+//     ends it; a Space that sees the record vanish (or finds a claim whose
+//     record is gone from the server) restores the claimed tuples with a CAS,
+//     which wakes blocked takers.
 package space
 
 import (
@@ -183,7 +188,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Space, error) {
 	return s, nil
 }
 
-// ensureBucket creates or adopts the bucket and turns on atomic batch publish.
+// ensureBucket creates the bucket, or adopts an existing one as it is.
 func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
 	storage := jetstream.FileStorage
 	if cfg.Memory {
@@ -198,8 +203,7 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 		Description:    "tuplebroker tuplespace",
 	}
 	name := "KV_" + cfg.Bucket
-	// Adopt an existing bucket as it is: rewriting its configuration would
-	// switch atomic publish off under other processes' feet.
+	// Adopt an existing bucket as it is: other processes use it.
 	stream, err := js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if _, err = js.CreateKeyValue(ctx, kvcfg); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
@@ -209,13 +213,6 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open space: stream %q: %w", name, err)
-	}
-	sc := stream.CachedInfo().Config
-	if !sc.AllowAtomicPublish {
-		sc.AllowAtomicPublish = true
-		if stream, err = js.UpdateStream(ctx, sc); err != nil {
-			return nil, fmt.Errorf("open space: enable atomic publish on %q (needs nats-server ≥ 2.12): %w", name, err)
-		}
 	}
 	return stream, nil
 }
@@ -497,11 +494,8 @@ func removalHeader(markerTTL time.Duration) nats.Header {
 }
 
 const (
-	kvOpHeader     = "KV-Operation"
-	markerHeader   = "Nats-Marker-Reason"
-	batchIDHeader  = "Nats-Batch-Id"
-	batchSeqHeader = "Nats-Batch-Sequence"
-	batchCommitHdr = "Nats-Batch-Commit"
+	kvOpHeader   = "KV-Operation"
+	markerHeader = "Nats-Marker-Reason"
 )
 
 // publish sends one message to key and returns its sequence. It carries a

@@ -19,8 +19,12 @@ import (
 // MinTxnLease is the shortest transaction lease: the server's TTL granularity.
 const MinTxnLease = time.Second
 
-// maxBatch is the server's default limit of messages in one atomic batch.
-const maxBatch = 1000
+// maxBatch bounds the operations of one transaction (they are listed in its
+// committed record, one message of at most maxRecord bytes).
+const (
+	maxBatch  = 1000
+	maxRecord = 900 << 10
+)
 
 // Txn is a transaction: Take and Write under it are invisible to everyone
 // until Commit, which applies them atomically. Abort, or the end of its lease
@@ -36,6 +40,11 @@ type Txn struct {
 	claims []*entry // taken tuples, as claimed
 	writes []txnWrite
 	done   bool
+
+	started time.Time
+	// commitHook, in tests, runs after the commit point; returning false
+	// skips applying the operations, as if the holder died there.
+	commitHook func() bool
 }
 
 type txnWrite struct {
@@ -52,7 +61,7 @@ func (s *Space) Begin(ctx context.Context, lease time.Duration) (*Txn, error) {
 	if lease < MinTxnLease {
 		return nil, fmt.Errorf("%w: transaction lease %v below %v", ErrInvalid, lease, MinTxnLease)
 	}
-	tx := &Txn{s: s, id: uuid.NewString()}
+	tx := &Txn{s: s, id: uuid.NewString(), started: time.Now()}
 	exp := time.Now().Add(lease)
 	data, err := tx.record(exp)
 	if err != nil {
@@ -83,7 +92,7 @@ func (tx *Txn) Expires() time.Time {
 func (tx *Txn) key() string { return txnPrefix + "." + tx.id }
 
 func (tx *Txn) record(exp time.Time) ([]byte, error) {
-	b, err := json.Marshal(txnRecord{V: encodingVersion, K: txnPrefix, X: exp.UnixNano(), Holder: tx.s.cfg.Holder, Started: time.Now().UnixNano()})
+	b, err := json.Marshal(txnRecord{V: encodingVersion, K: txnPrefix, X: exp.UnixNano(), Holder: tx.s.cfg.Holder, Started: tx.started.UnixNano()})
 	if err != nil {
 		return nil, fmt.Errorf("encode transaction record: %w", err)
 	}
@@ -189,9 +198,13 @@ func (tx *Txn) Write(t tuplebroker.Tuple, lease time.Duration) error {
 	return nil
 }
 
-// Commit applies the transaction atomically: every taken tuple is removed,
-// every written tuple appears, and the transaction record goes, in one
-// JetStream atomic batch guarded by expected sequences. It returns
+// Commit applies the transaction atomically. The commit point is one
+// compare-and-set of the transaction record, from open (leased) to committed
+// (listing every removal and write, with no lease): it succeeds only while
+// the lease holds, and from then on the transaction's effect is visible to
+// every Space as one step (mirrors apply a committed record whole). The
+// listed operations are then written to the bucket — by this process at
+// once, or by any Space if this one dies first. Commit returns
 // ErrLeaseExpired if the lease ended first (everything is then rolled back).
 func (tx *Txn) Commit(ctx context.Context) error {
 	tx.mu.Lock()
@@ -203,51 +216,135 @@ func (tx *Txn) Commit(ctx context.Context) error {
 		return fmt.Errorf("commit %s: %w", tx.id, err)
 	}
 	s := tx.s
-	var msgs []*nats.Msg
-	var ops []localOp
 	now := time.Now()
+	rec := txnRecord{V: encodingVersion, K: txnPrefix, Holder: s.cfg.Holder, Started: tx.started.UnixNano(), Committed: true}
 	for _, c := range tx.claims {
-		hdr := removalHeader(s.cfg.MarkerTTL)
-		hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(c.rev, 10))
-		msgs = append(msgs, &nats.Msg{Subject: s.prefix + c.key, Header: hdr})
-		ops = append(ops, localOp{key: c.key, remove: true})
+		rec.Removes = append(rec.Removes, txnClaim{Key: c.key, Rev: c.rev})
 	}
 	for _, w := range tx.writes {
 		var exp time.Time // the lease runs from the commit
 		if w.lease > 0 {
 			exp = now.Add(w.lease)
 		}
-		env, data, err := encodeTupleEnv(w.tuple, exp, "")
+		_, data, err := encodeTupleEnv(w.tuple, exp, "")
 		if err != nil {
 			return err
 		}
-		hdr := nats.Header{}
-		setTTL(hdr, w.lease)
-		msgs = append(msgs, &nats.Msg{Subject: s.prefix + w.key, Header: hdr, Data: data})
-		ops = append(ops, localOp{key: w.key, data: data, env: env, tuple: w.tuple})
+		rec.Writes = append(rec.Writes, txnPut{Key: w.key, Data: data, TTL: w.lease})
 	}
-	hdr := removalHeader(s.cfg.MarkerTTL)
+	b, err := json.Marshal(&rec)
+	if err != nil {
+		return fmt.Errorf("commit %s: encode record: %w", tx.id, err)
+	}
+	if len(b) > maxRecord {
+		return fmt.Errorf("commit %s: %d bytes of operations: %w", tx.id, len(b), ErrTxnTooLarge)
+	}
+	hdr := nats.Header{}
 	hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(tx.rev, 10))
-	msgs = append(msgs, &nats.Msg{Subject: s.prefix + tx.key(), Header: hdr})
-	ops = append(ops, localOp{key: tx.key(), remove: true})
-
-	last, err := s.publishBatch(ctx, tx.id, msgs)
+	rev, err := s.publish(ctx, tx.key(), b, hdr)
 	if err != nil {
 		if isWrongSeq(err) {
-			// A guard failed: the record expired (or a claim was rolled
-			// back), so nothing was applied.
+			// The record expired (its claims are being rolled back):
+			// nothing was committed.
 			tx.done = true
-			tx.rollback(ctx)
+			tx.rollback(context.WithoutCancel(ctx))
 			return fmt.Errorf("commit %s: %w", tx.id, ErrLeaseExpired)
 		}
 		return fmt.Errorf("commit %s: %w", tx.id, err)
 	}
-	first := last - uint64(len(msgs)) + 1
-	for i := range ops {
-		ops[i].rev = first + uint64(i)
+	tx.done = true
+	s.mirror.applyLocal([]localOp{{key: tx.key(), rev: rev, data: b}})
+	if tx.commitHook != nil && !tx.commitHook() {
+		return nil
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.rollForward(rctx, tx.id, rev, &rec, false); err != nil {
+			s.log.Warn("applying committed transaction (another Space will finish it)", "txn", tx.id, "err", err)
+		}
+	}()
+	return nil
+}
+
+// rollForward writes a committed transaction's operations to the bucket:
+// its writes first, then the removal of its claims, then its record — so an
+// observer of the raw bucket never sees a taken tuple gone before what the
+// transaction wrote exists. Every message is idempotent: writes carry a
+// message id derived from the transaction (a second application within the
+// server's duplicate window is dropped) and, when guarded (another Space
+// finishing the work), are skipped if the key changed after the commit;
+// removals and the record's deletion are compare-and-sets.
+func (s *Space) rollForward(ctx context.Context, id string, recRev uint64, rec *txnRecord, guarded bool) error {
+	type pending struct {
+		f  jetstream.PubAckFuture
+		op localOp
+	}
+	var sent []pending
+	send := func(m *nats.Msg, op localOp) error {
+		f, err := s.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", m.Subject, err)
+		}
+		sent = append(sent, pending{f, op})
+		return nil
+	}
+	for i, w := range rec.Writes {
+		hdr := nats.Header{}
+		setTTL(hdr, w.TTL)
+		hdr.Set(jetstream.MsgIDHeader, id+"-w"+strconv.Itoa(i))
+		if guarded {
+			last, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+w.Key)
+			var expect uint64
+			switch {
+			case errors.Is(err, jetstream.ErrMsgNotFound):
+			case err != nil:
+				return fmt.Errorf("roll forward %s: %w", w.Key, err)
+			case last.Sequence > recRev:
+				continue // already written (and maybe taken since)
+			default:
+				expect = last.Sequence
+			}
+			hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expect, 10))
+		}
+		if err := send(&nats.Msg{Subject: s.prefix + w.Key, Header: hdr, Data: w.Data}, localOp{key: w.Key, data: w.Data}); err != nil {
+			return err
+		}
+	}
+	for i, r := range rec.Removes {
+		hdr := removalHeader(s.cfg.MarkerTTL)
+		hdr.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.Rev, 10))
+		hdr.Set(jetstream.MsgIDHeader, id+"-r"+strconv.Itoa(i))
+		if err := send(&nats.Msg{Subject: s.prefix + r.Key, Header: hdr}, localOp{key: r.Key, remove: true}); err != nil {
+			return err
+		}
+	}
+	var ops []localOp
+	var firstErr error
+	for _, p := range sent {
+		select {
+		case ack := <-p.f.Ok():
+			if !ack.Duplicate {
+				p.op.rev = ack.Sequence
+				ops = append(ops, p.op)
+			}
+		case err := <-p.f.Err():
+			if !isWrongSeq(err) && firstErr == nil {
+				firstErr = err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	s.mirror.applyLocal(ops)
-	tx.done = true
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := s.remove(ctx, txnPrefix+"."+id, recRev); err != nil && !isWrongSeq(err) {
+		return err
+	}
 	return nil
 }
 
@@ -280,76 +377,4 @@ func (tx *Txn) rollback(ctx context.Context) error {
 		}
 	}
 	return first
-}
-
-// publishBatch publishes msgs as one atomic batch and returns the stream
-// sequence of the last one. A batch that the server could not apply returns
-// the server's error; nothing of it was applied.
-func (s *Space) publishBatch(ctx context.Context, txID string, msgs []*nats.Msg) (uint64, error) {
-	if len(msgs) > maxBatch {
-		return 0, ErrTxnTooLarge
-	}
-	for attempt := 0; ; attempt++ {
-		bid := s.nextID()
-		if len(bid) > 64 {
-			bid = bid[len(bid)-64:]
-		}
-		for i, m := range msgs {
-			m.Header.Set(batchIDHeader, bid)
-			m.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
-			m.Header.Del(batchCommitHdr)
-			if i == len(msgs)-1 {
-				m.Header.Set(batchCommitHdr, "1")
-				break
-			}
-			if err := s.nc.PublishMsg(m); err != nil {
-				return 0, fmt.Errorf("publish batch: %w", err)
-			}
-		}
-		actx, cancel := s.opContext(ctx)
-		resp, err := s.nc.RequestMsgWithContext(actx, msgs[len(msgs)-1])
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil && retryable(err) && attempt < 3 {
-				// The commit may or may not have been applied: find out.
-				if done, rerr := s.batchApplied(ctx, msgs[len(msgs)-1].Subject, bid); rerr == nil && done != 0 {
-					return done, nil
-				}
-				continue
-			}
-			return 0, fmt.Errorf("commit batch of %s: %w", txID, err)
-		}
-		var ack struct {
-			Seq   uint64              `json:"seq"`
-			Error *jetstream.APIError `json:"error"`
-		}
-		if err := json.Unmarshal(resp.Data, &ack); err != nil {
-			return 0, fmt.Errorf("commit batch of %s: bad reply: %w", txID, err)
-		}
-		if ack.Error != nil {
-			if ack.Error.ErrorCode == 10210 && attempt < 20 { // too many batches in flight
-				select {
-				case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
-					continue
-				case <-ctx.Done():
-					return 0, ctx.Err()
-				}
-			}
-			return 0, ack.Error
-		}
-		return ack.Seq, nil
-	}
-}
-
-// batchApplied returns the sequence of the commit message of batch bid if it
-// is the last message on subject (the batch was applied), else 0.
-func (s *Space) batchApplied(ctx context.Context, subject, bid string) (uint64, error) {
-	msg, err := s.stream.GetLastMsgForSubject(ctx, subject)
-	if err != nil {
-		return 0, err
-	}
-	if msg.Header.Get(batchIDHeader) == bid {
-		return msg.Sequence, nil
-	}
-	return 0, nil
 }

@@ -193,6 +193,7 @@ func TestCommitIsAtomicForObservers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("agent %s writer %s", agent.cfg.Holder, writer.cfg.Holder)
 	obsConn := rawConn(t, srv.ClientURL())
 	js, err := newJS(obsConn)
 	if err != nil {
@@ -237,7 +238,10 @@ func TestCommitIsAtomicForObservers(t *testing.T) {
 			_, s := writer.mirror.entries[sk]
 			writer.mirror.mu.RUnlock()
 			if r == s {
-				mirrorHalf.Add(1)
+				if mirrorHalf.Add(1) < 5 {
+					e, _ := writer.Lookup(rk)
+					t.Logf("mirror: request present %v, response present %v (%s) %+v applied=%d", r, s, rk, e, writer.mirror.applied)
+				}
 			}
 		}
 	}()
@@ -261,5 +265,69 @@ func TestCommitIsAtomicForObservers(t *testing.T) {
 	}
 	if got := len(writer.Entries(tuplebroker.ResponseTemplate{})); got != n {
 		t.Fatalf("%d responses, want %d", got, n)
+	}
+}
+
+// The holder dies right after the commit point (the committed record is
+// written, none of its operations are): the commit stands, every Space sees
+// its effect at once, and another Space applies the operations exactly once.
+func TestCommitFinishedByAnotherSpaceWhenHolderDies(t *testing.T) {
+	srv := startServer(t, "")
+	nc := rawConn(t, srv.ClientURL())
+	holder, err := Open(ctxT(t, 10*time.Second), nc, WithMemoryStorage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := openSpace(t, srv.ClientURL(), WithMemoryStorage())
+	ctx := ctxT(t, 30*time.Second)
+	req := newRequest("")
+	if _, err := holder.Write(ctx, req, Forever); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := holder.Begin(ctx, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.TryTake(ctx, tuplebroker.RequestTemplate{GUID: req.GUID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Write(&tuplebroker.Response{GUID: req.GUID, UID: "alice", Agent: "a", Backend: "b", BackendJobID: "7"}, Forever); err != nil {
+		t.Fatal(err)
+	}
+	tx.commitHook = func() bool { return false } // die after the commit point
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	holder.Close()
+	nc.Close()
+
+	// Visible at once to the other Space (readable; takeable once written).
+	if _, err := other.Read(ctx, tuplebroker.ResponseTemplate{GUID: req.GUID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.TryRead(ctx, tuplebroker.RequestTemplate{GUID: req.GUID}); !errors.Is(err, ErrNoMatch) {
+		t.Fatalf("committed take visible: %v", err)
+	}
+	// Finished by the other Space: the response can be taken, the record goes.
+	if _, err := other.Take(ctx, tuplebroker.ResponseTemplate{GUID: req.GUID}); err != nil {
+		t.Fatalf("response never written: %v", err)
+	}
+	for len(other.Transactions()) > 0 || len(other.mirror.commitIDs()) > 0 {
+		if ctx.Err() != nil {
+			t.Fatal("committed record never removed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Exactly once: the response was written once and, once taken, is not
+	// written again; the request stays gone.
+	time.Sleep(4 * time.Second) // past another roll-forward round
+	if _, err := other.TryRead(ctx, tuplebroker.ResponseTemplate{GUID: req.GUID}); !errors.Is(err, ErrNoMatch) {
+		t.Fatalf("response written again after it was taken: %v", err)
+	}
+	rk, _ := Key(req)
+	js, _ := newJS(rawConn(t, srv.ClientURL()))
+	st, _ := js.Stream(ctx, "KV_tuples")
+	if present(ctx, st, "$KV.tuples."+rk) {
+		t.Fatal("request still stored")
 	}
 }
