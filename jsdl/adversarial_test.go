@@ -10,7 +10,7 @@ import (
 // TestAdversarialInputs checks that worst-case documents just under the
 // default limits are handled in (near) linear time.
 func TestAdversarialInputs(t *testing.T) {
-	const budget = 1 << 20
+	budget := int(DefaultLimits().MaxBytes)
 	fill := func(unit func(i int) string) string {
 		var b strings.Builder
 		for i := 0; b.Len() < budget-2048; i++ {

@@ -72,7 +72,7 @@
 //     NCName.
 //
 // With [ErrTooLarge], when a limit of [DefaultLimits] (or the caller's) is
-// exceeded: MaxBytes (1 MiB of input), MaxDepth (32 levels), MaxElements
+// exceeded: MaxBytes (512 KiB of input), MaxDepth (32 levels), MaxElements
 // (10000, including skipped extensions), MaxTextBytes (64 KiB per value or
 // attribute), MaxArguments and MaxEnvironment (4096 per application).
 //

@@ -86,12 +86,12 @@ type Limits struct {
 	MaxEnvironment int
 }
 
-// DefaultLimits returns the limits used for untrusted input: 1 MiB, depth 32,
+// DefaultLimits returns the limits used for untrusted input: 512 KiB, depth 32,
 // 10000 elements, 64 KiB per value, 4096 arguments and 4096 environment
 // variables.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxBytes:       1 << 20,
+		MaxBytes:       512 << 10, // the document travels base64-encoded in tuples of at most 1 MiB, and once more inside a requeue's commit record
 		MaxDepth:       32,
 		MaxElements:    10000,
 		MaxTextBytes:   64 << 10,

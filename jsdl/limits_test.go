@@ -99,7 +99,7 @@ func TestLimits(t *testing.T) {
 		{
 			name: "body over MaxBytes",
 			doc:  posixDoc(exe + `<jsdl-posix:Argument>` + strings.Repeat("x", 60000) + `</jsdl-posix:Argument>` + strings.Repeat(`<jsdl-posix:Argument>`+strings.Repeat("x", 60000)+`</jsdl-posix:Argument>`, 20)),
-			path: pathPOSIX + "/Argument[18]",
+			path: pathPOSIX + "/Argument[9]",
 		},
 		{
 			name: "trailing garbage past MaxBytes",
@@ -267,14 +267,14 @@ func TestReadError(t *testing.T) {
 }
 
 func TestDefaultLimits(t *testing.T) {
-	want := Limits{MaxBytes: 1 << 20, MaxDepth: 32, MaxElements: 10000, MaxTextBytes: 64 << 10, MaxArguments: 4096, MaxEnvironment: 4096}
+	want := Limits{MaxBytes: 512 << 10, MaxDepth: 32, MaxElements: 10000, MaxTextBytes: 64 << 10, MaxArguments: 4096, MaxEnvironment: 4096}
 	if got := DefaultLimits(); got != want {
 		t.Errorf("DefaultLimits() = %+v, want %+v", got, want)
 	}
-	if got := (Limits{MaxDepth: 7, MaxBytes: -1}).withDefaults(); got.MaxDepth != 7 || got.MaxBytes != 1<<20 || got.MaxElements != 10000 {
+	if got := (Limits{MaxDepth: 7, MaxBytes: -1}).withDefaults(); got.MaxDepth != 7 || got.MaxBytes != 512<<10 || got.MaxElements != 10000 {
 		t.Errorf("withDefaults() = %+v", got)
 	}
 	// Zero limits mean the defaults, not "unlimited".
-	_, err := ParseBytes(bytes.Repeat([]byte(" "), 1<<20+1), Limits{})
+	_, err := ParseBytes(bytes.Repeat([]byte(" "), 512<<10+1), Limits{})
 	checkErr(t, err, ErrTooLarge, "/")
 }
