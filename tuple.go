@@ -62,6 +62,18 @@ type Request struct {
 	Created      time.Time    `json:"created"`
 	// LastError is the reason the last attempt failed, if any.
 	LastError string `json:"last_error,omitempty"`
+	// PushedTo names the agent a factory pushed this request to through a
+	// courier. For PushWindow after Created only that agent takes it; then
+	// it is anyone's again (so a push to an agent that died is not lost).
+	PushedTo string `json:"pushed_to,omitempty"`
+}
+
+// PushWindow is how long a pushed request is reserved for its agent.
+const PushWindow = 10 * time.Second
+
+// ReservedFor reports whether r is reserved for another agent than agent at now.
+func (r *Request) ReservedFor(agent string, now time.Time) bool {
+	return r.PushedTo != "" && r.PushedTo != agent && now.Sub(r.Created) < PushWindow
 }
 
 // Kind returns KindRequest.
@@ -128,6 +140,14 @@ type Response struct {
 	Failure string `json:"failure,omitempty"`
 	// Attempts is how many submissions it took.
 	Attempts int `json:"attempts,omitempty"`
+	// Created and Priority are copied from the Request.
+	Created  time.Time `json:"created,omitzero"`
+	Priority int       `json:"priority,omitempty"`
+	// Pushed: the job reached its agent through a courier.
+	Pushed bool `json:"pushed,omitempty"`
+	// Cancelled: the owner cancelled the job before any backend had it
+	// (the Request was taken back out of the space).
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // Kind returns KindResponse.

@@ -27,11 +27,26 @@ type Config struct {
 	// submissions (across all agents).
 	MaxAttempts int
 	Logger      *slog.Logger
+
+	// Couriers is how many courier slots the agent offers for pushes
+	// (0: none). Couriers need Address and Names.
+	Couriers int
+	// CourierLease is each courier tuple's lease; it is renewed while the
+	// slot stays free.
+	CourierLease time.Duration
+	// Address is where factories reach the agent (bus.AgentAddress), put in
+	// couriers and adverts.
+	Address string
+	// Names, if set, is where the agent advertises its capabilities (for
+	// matchmaking) every AdvertEvery.
+	Names       *space.Names
+	AdvertEvery time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Workers: 4, TxnLease: 30 * time.Second, MaxAttempts: 5, Logger: slog.Default()}
+	return Config{Workers: 4, TxnLease: 30 * time.Second, MaxAttempts: 5, Logger: slog.Default(),
+		CourierLease: 10 * time.Second, AdvertEvery: 10 * time.Second}
 }
 
 // Validate reports a configuration that cannot work.
@@ -47,6 +62,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("agent %s: max attempts %d < 1", c.Name, c.MaxAttempts)
 	case c.Logger == nil:
 		return fmt.Errorf("agent %s: nil logger", c.Name)
+	case c.Couriers < 0:
+		return fmt.Errorf("agent %s: couriers %d < 0", c.Name, c.Couriers)
+	case c.Couriers > 0 && (c.Address == "" || c.CourierLease < time.Second):
+		return fmt.Errorf("agent %s: couriers need an address and a lease of 1s or more", c.Name)
+	case c.Names != nil && c.AdvertEvery < 100*time.Millisecond:
+		return fmt.Errorf("agent %s: advert interval %v too short", c.Name, c.AdvertEvery)
 	}
 	return nil
 }
@@ -60,6 +81,9 @@ type Agent struct {
 
 	thMu sync.Mutex
 	th   strategies.Throttle
+
+	pushes   chan struct{} // one token per courier slot in use by a push
+	counters Counters
 }
 
 // New builds an agent over a space, a backend and a throttle.
@@ -71,13 +95,28 @@ func New(cfg Config, sp *space.Space, be Backend, th strategies.Throttle) (*Agen
 	for _, c := range be.Capabilities() {
 		caps[c] = true
 	}
-	return &Agent{cfg: cfg, sp: sp, be: be, th: th, tmpl: servable{caps: caps}}, nil
+	return &Agent{cfg: cfg, sp: sp, be: be, th: th, tmpl: servable{agent: cfg.Name, caps: caps},
+		pushes: make(chan struct{}, max(cfg.Couriers, 1))}, nil
 }
 
 // Run handles requests until ctx ends, then returns nil once every worker
 // has finished its current request.
 func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if a.cfg.Names != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.advertise(ctx)
+		}()
+	}
+	if a.cfg.Couriers > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.offerCouriers(ctx)
+		}()
+	}
 	for i := 0; i < a.cfg.Workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -93,13 +132,21 @@ func (a *Agent) work(ctx context.Context) {
 	for ctx.Err() == nil {
 		// Wait for work first, then for the throttle: an idle agent does
 		// not spend its tokens.
-		if _, err := a.sp.Read(ctx, a.tmpl); err != nil {
+		// A request pushed to another agent matches again once its push
+		// window ends, with no write to wake us: look again now and then.
+		rctx, cancel := context.WithTimeout(ctx, tuplebroker.PushWindow/2)
+		_, err := a.sp.Read(rctx, a.tmpl)
+		cancel()
+		if ctx.Err() != nil {
 			return
+		}
+		if err != nil {
+			continue
 		}
 		if err := a.waitThrottle(ctx); err != nil {
 			return
 		}
-		if err := a.handleOne(ctx); err != nil && ctx.Err() == nil {
+		if err := a.handleOne(ctx, a.tmpl, false); err != nil && ctx.Err() == nil {
 			a.cfg.Logger.Warn("agent: request not handled", "agent", a.cfg.Name, "err", err)
 		}
 	}
@@ -129,15 +176,18 @@ func (a *Agent) observe(o strategies.Outcome) {
 
 // handleOne takes one request in a transaction, submits it, and commits
 // {request gone, response written}, or puts it back with one more attempt.
-func (a *Agent) handleOne(ctx context.Context) error {
+func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed bool) error {
 	tx, err := a.sp.Begin(ctx, a.cfg.TxnLease)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tu, err := tx.TryTake(ctx, a.tmpl)
+	tu, err := tx.TryTake(ctx, tmpl)
 	if err != nil {
 		tx.Abort(context.WithoutCancel(ctx))
 		if errors.Is(err, space.ErrNoMatch) {
+			if pushed {
+				return fmt.Errorf("pushed request: %w", err)
+			}
 			return nil // another agent was faster
 		}
 		return fmt.Errorf("take: %w", err)
@@ -161,6 +211,7 @@ func (a *Agent) handleOne(ctx context.Context) error {
 		resp := &tuplebroker.Response{
 			GUID: req.GUID, UID: req.UID, Agent: a.cfg.Name, Backend: a.be.Name(),
 			BackendJobID: id, Submitted: time.Now().UTC(), Attempts: req.Attempts + 1,
+			Created: req.Created, Priority: req.Priority, Pushed: pushed,
 		}
 		if err := tx.Write(resp, space.Forever); err != nil {
 			return fmt.Errorf("write response for %s: %w", req.GUID, err)
@@ -170,13 +221,16 @@ func (a *Agent) handleOne(ctx context.Context) error {
 			// back when the lease ends and the next taker adopts the job.
 			return fmt.Errorf("commit %s (backend job %s): %w", req.GUID, id, err)
 		}
+		a.counters.count(&a.counters.Submitted, pushed)
 		return nil
 	case errors.Is(err, ErrRejected):
 		return a.fail(fctx, tx, req, err.Error())
 	case errors.Is(err, ErrRefused):
 		a.observe(strategies.Refused)
+		a.counters.count(&a.counters.Refused, false)
 	default:
 		a.observe(strategies.Failed)
+		a.counters.count(&a.counters.Failed, false)
 	}
 	return a.retry(fctx, tx, req, err)
 }
@@ -203,6 +257,7 @@ func (a *Agent) retry(ctx context.Context, tx *space.Txn, req *tuplebroker.Reque
 	if req.Attempts >= a.cfg.MaxAttempts {
 		return a.fail(ctx, tx, req, fmt.Sprintf("%s after %d attempts: %v", tuplebroker.SubMaxAttempts, req.Attempts, cause))
 	}
+	req.PushedTo = "" // back to the pool for any agent
 	if err := tx.Write(req, space.Forever); err != nil {
 		return fmt.Errorf("requeue %s: %w", req.GUID, err)
 	}
@@ -214,13 +269,15 @@ func (a *Agent) retry(ctx context.Context, tx *space.Txn, req *tuplebroker.Reque
 
 // fail retires the request with a response that records why it failed.
 func (a *Agent) fail(ctx context.Context, tx *space.Txn, req *tuplebroker.Request, reason string) error {
-	resp := &tuplebroker.Response{GUID: req.GUID, UID: req.UID, Agent: a.cfg.Name, Failure: reason, Attempts: req.Attempts, Submitted: time.Now().UTC()}
+	resp := &tuplebroker.Response{GUID: req.GUID, UID: req.UID, Agent: a.cfg.Name, Failure: reason, Attempts: req.Attempts,
+		Submitted: time.Now().UTC(), Created: req.Created, Priority: req.Priority}
 	if err := tx.Write(resp, space.Forever); err != nil {
 		return fmt.Errorf("fail %s: %w", req.GUID, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("fail %s: %w", req.GUID, err)
 	}
+	a.counters.Ended.Add(1)
 	return nil
 }
 
@@ -249,8 +306,12 @@ func (a *Agent) keepAlive(ctx context.Context, tx *space.Txn) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// servable selects the requests whose requirements the backend offers.
-type servable struct{ caps map[string]bool }
+// servable selects the requests whose requirements the backend offers and
+// that are not reserved for another agent by a push.
+type servable struct {
+	agent string
+	caps  map[string]bool
+}
 
 func (servable) Kind() tuplebroker.Kind { return tuplebroker.KindRequest }
 func (servable) Index() []string        { return []string{"", ""} }
@@ -258,7 +319,7 @@ func (servable) Index() []string        { return []string{"", ""} }
 // Match reports whether every requirement of the request is a capability.
 func (s servable) Match(t tuplebroker.Tuple) bool {
 	r, ok := t.(*tuplebroker.Request)
-	if !ok {
+	if !ok || r.ReservedFor(s.agent, time.Now()) {
 		return false
 	}
 	for _, need := range r.Requirements {

@@ -3,6 +3,7 @@ package space
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,10 @@ type mirror struct {
 
 	// cmu serialises the consumer callback with a consumer restart.
 	cmu sync.Mutex
+
+	// trace, in tests, records every change the mirror considers; m.mu is
+	// held when it is called.
+	trace func(src, key string, rev uint64, what string)
 
 	watch struct { // checkProgress's state, touched only by the sweep loop
 		applied, restartedAt uint64
@@ -227,7 +232,15 @@ func (m *mirror) applyMsgs(msgs []jetstream.Msg) {
 		if err != nil {
 			continue
 		}
+		if md.Sequence.Stream <= m.applied {
+			// A replay (a restarted consumer overlapping the old one): the
+			// mirror already holds this message's effect or a later one.
+			continue
+		}
 		key := strings.TrimPrefix(msg.Subject(), m.s.prefix)
+		if m.trace != nil {
+			m.trace("consumer", key, md.Sequence.Stream, fmt.Sprintf("removal=%v", isRemoval(msg.Headers())))
+		}
 		orphans = m.applyOne(key, md.Sequence.Stream, isRemoval(msg.Headers()), msg.Data(), now, orphans)
 		m.applied = md.Sequence.Stream
 	}
@@ -240,6 +253,15 @@ func (m *mirror) applyLocal(ops []localOp) {
 	now := time.Now()
 	m.mu.Lock()
 	for _, op := range ops {
+		if !op.remove && op.rev <= m.applied {
+			// The consumer has delivered this sequence already, and with it
+			// everything after it: applying the value now could resurrect a
+			// tuple removed since (a slow refresh or a late acknowledgement).
+			continue
+		}
+		if m.trace != nil {
+			m.trace("local", op.key, op.rev, fmt.Sprintf("removal=%v", op.remove))
+		}
 		orphans = m.applyDecoded(op.key, op.rev, op.remove, op.data, op.env, op.tuple, now, orphans)
 		if op.remove {
 			m.tomb[op.key] = op.rev
@@ -343,6 +365,14 @@ type committedTxn struct {
 // write arrives). m.mu is held.
 func (m *mirror) applyCommitted(rev uint64, rec *txnRecord, now time.Time) {
 	for _, r := range rec.Removes {
+		if m.trace != nil {
+			cur, ok := m.entries[r.Key]
+			var cr uint64
+			if ok {
+				cr = cur.rev
+			}
+			m.trace("commit", r.Key, rev, fmt.Sprintf("remove claim rev %d (mirror has %v rev %d)", r.Rev, ok, cr))
+		}
 		if cur, ok := m.entries[r.Key]; ok && cur.rev <= r.Rev {
 			m.del(r.Key)
 		}

@@ -302,17 +302,26 @@ func (s *Space) Write(ctx context.Context, t tuplebroker.Tuple, lease time.Durat
 // ErrLeaseExpired if the tuple is gone (expired or taken) and ErrConflict if
 // it was rewritten since the lease was granted.
 func (s *Space) Renew(ctx context.Context, l Lease, d time.Duration) (Lease, error) {
+	return s.Update(ctx, l, l.tuple, d)
+}
+
+// Update replaces a leased tuple with t (same key) and renews its lease to
+// d from now, in one step. Errors as Renew.
+func (s *Space) Update(ctx context.Context, l Lease, t tuplebroker.Tuple, d time.Duration) (Lease, error) {
 	if err := s.live(); err != nil {
 		return Lease{}, err
 	}
-	if l.tuple == nil {
+	if l.tuple == nil || t == nil {
 		return Lease{}, fmt.Errorf("%w: lease not granted by this space", ErrInvalid)
+	}
+	if key, err := tupleKey(t); err != nil || key != l.Key {
+		return Lease{}, fmt.Errorf("%w: update of %s to a tuple with another key", ErrInvalid, l.Key)
 	}
 	if !l.Expires.IsZero() && !time.Now().Before(l.Expires) {
 		return Lease{}, fmt.Errorf("renew %s: %w", l.Key, ErrLeaseExpired)
 	}
 	exp := expiry(d)
-	data, err := encodeTuple(l.tuple, exp, "")
+	data, err := encodeTuple(t, exp, "")
 	if err != nil {
 		return Lease{}, err
 	}
@@ -327,7 +336,7 @@ func (s *Space) Renew(ctx context.Context, l Lease, d time.Duration) (Lease, err
 		return Lease{}, fmt.Errorf("renew %s: %w", l.Key, err)
 	}
 	s.mirror.applyLocal([]localOp{{key: l.Key, rev: rev, data: data}})
-	return Lease{Key: l.Key, Revision: rev, Expires: exp, tuple: l.tuple}, nil
+	return Lease{Key: l.Key, Revision: rev, Expires: exp, tuple: t}, nil
 }
 
 // Cancel ends a lease now, removing the tuple. Errors as Renew.

@@ -3,6 +3,8 @@ package space
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,6 +196,13 @@ func TestCommitIsAtomicForObservers(t *testing.T) {
 		}
 	}
 	t.Logf("agent %s writer %s", agent.cfg.Holder, writer.cfg.Holder)
+	var traceLog []string
+	writer.mirror.mu.Lock()
+	writer.mirror.trace = func(src, key string, rev uint64, what string) {
+		traceLog = append(traceLog, fmt.Sprintf("%s %s %d %s", src, key, rev, what))
+	}
+	writer.mirror.mu.Unlock()
+	var badKeys sync.Map
 	obsConn := rawConn(t, srv.ClientURL())
 	js, err := newJS(obsConn)
 	if err != nil {
@@ -234,13 +243,23 @@ func TestCommitIsAtomicForObservers(t *testing.T) {
 			rk, _ := Key(reqs[i])
 			sk, _ := Key(&tuplebroker.Response{GUID: reqs[i].GUID})
 			writer.mirror.mu.RLock()
-			_, r := writer.mirror.entries[rk]
-			_, s := writer.mirror.entries[sk]
+			re, r := writer.mirror.entries[rk]
+			se, s := writer.mirror.entries[sk]
+			applied := writer.mirror.applied
 			writer.mirror.mu.RUnlock()
 			if r == s {
 				if mirrorHalf.Add(1) < 5 {
-					e, _ := writer.Lookup(rk)
-					t.Logf("mirror: request present %v, response present %v (%s) %+v applied=%d", r, s, rk, e, writer.mirror.applied)
+					describe := func(e *entry) string {
+						if e == nil {
+							return "absent"
+						}
+						return fmt.Sprintf("rev %d claimed-by %q pending %v", e.rev, e.env.C, e.pending)
+					}
+					t.Logf("mirror: %s: request %s, response %s, applied %d", rk, describe(re), describe(se), applied)
+					badKeys.Store(rk, sk)
+					if re != nil && re.env.C != "" {
+						badKeys.Store("txn."+re.env.C, "")
+					}
 				}
 			}
 		}
@@ -258,6 +277,17 @@ func TestCommitIsAtomicForObservers(t *testing.T) {
 		t.Fatalf("observer saw %d half-applied commits", halfApplied.Load())
 	}
 	if mirrorHalf.Load() != 0 {
+		writer.mirror.mu.Lock()
+		badKeys.Range(func(k, v any) bool {
+			for _, l := range traceLog {
+				f := strings.Fields(l)
+				if f[1] == k.(string) || (v.(string) != "" && f[1] == v.(string)) {
+					t.Logf("trace: %s", l)
+				}
+			}
+			return true
+		})
+		writer.mirror.mu.Unlock()
 		t.Fatalf("mirror showed %d half-applied commits", mirrorHalf.Load())
 	}
 	if polls.Load() < 1000 {

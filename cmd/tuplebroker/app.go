@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -30,10 +31,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				EnvVars: []string{"TUPLEBROKER_LOG_LEVEL"},
 			},
 		},
-		Commands: []*cli.Command{
+		Commands: append(append([]*cli.Command{
 			serveCommand(),
 			spaceCommand(),
-		},
+		}, roleCommands()...), clientCommands()...),
 	}
 }
 
@@ -57,4 +58,62 @@ func inheritedString(c *cli.Context, name string) (string, bool) {
 		}
 	}
 	return c.String(name), false
+}
+
+// interspersed returns args with the flags that follow a command's
+// positional arguments moved in front of them, so that `submit FILE --wait`
+// works as users type it (urfave/cli stops parsing flags at the first
+// positional argument). Commands with subcommands are left alone, and so is
+// everything after "--".
+func interspersed(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		if !strings.Contains(args[i], "=") && takesValue(app.Flags, args[i]) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil || len(cmd.Subcommands) > 0 {
+		return args
+	}
+	out := slices.Clone(args[:i+1])
+	var pos []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		switch {
+		case a == "--":
+			pos = append(pos, rest[j:]...)
+			j = len(rest)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			out = append(out, a)
+			if !strings.Contains(a, "=") && takesValue(cmd.Flags, a) && j+1 < len(rest) {
+				j++
+				out = append(out, rest[j])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(out, pos...)
+}
+
+// takesValue reports whether arg ("-x" or "--name") names a flag among flags
+// that needs a value (anything but a boolean flag).
+func takesValue(flags []cli.Flag, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			_, isBool := f.(*cli.BoolFlag)
+			return !isBool
+		}
+	}
+	return false
 }

@@ -4,17 +4,30 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/urfave/cli/v2"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
+	app := newApp(os.Stdout, os.Stderr)
+	err := app.RunContext(ctx, interspersed(app, os.Args))
 	stop()
-	if err != nil {
+	var ec cli.ExitCoder
+	switch {
+	case err == nil:
+	case errors.As(err, &ec):
+		// Client commands print their own message (a problem's details).
+		if m := err.Error(); m != "" {
+			fmt.Fprintln(os.Stderr, m)
+		}
+		os.Exit(ec.ExitCode())
+	default:
 		fmt.Fprintln(os.Stderr, "tuplebroker:", err)
 		os.Exit(1)
 	}

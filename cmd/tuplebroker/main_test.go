@@ -76,7 +76,8 @@ func startServe(t *testing.T, dir string, extra ...string) *broker {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &broker{stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	args := append([]string{"tuplebroker", "--log-level", "debug", "serve",
-		"--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, extra...)
+		"--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--roles", "none", "--token-file", filepath.Join(t.TempDir(), "token")}, extra...)
 	go func() { b.done <- newApp(&syncBuffer{}, b.stderr).RunContext(ctx, args) }()
 	t.Cleanup(func() { b.stop(t) })
 

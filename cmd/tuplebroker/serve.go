@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/urfave/cli/v2"
 
+	"tuplebroker/factory"
 	"tuplebroker/space"
 )
 
@@ -29,6 +30,13 @@ type serveConfig struct {
 	Fsync    bool
 	HTTPAddr string // "": no HTTP endpoint
 	Bucket   string
+	// Pool is the configuration file's content (roles, agents).
+	Pool poolConfig
+	// TokenFile is where the local user's token is written on first start
+	// ("": not written).
+	TokenFile string
+	// Roles are the roles serve runs: "factory", "manager", "agents".
+	Roles map[string]bool
 }
 
 // httpShutdownTimeout bounds the wait for in-flight HTTP requests on exit.
@@ -74,6 +82,22 @@ HTTP: GET /healthz answers {"status":"ok","tuples":N}.`,
 				Usage: "KV bucket of the tuplespace",
 				Value: "tuples",
 			},
+			&cli.StringFlag{
+				Name:    "config",
+				Usage:   "pool configuration file (JSON: factory, manager, agents; see examples/); default: one local agent",
+				EnvVars: []string{"TUPLEBROKER_CONFIG"},
+			},
+			&cli.StringFlag{
+				Name:  "roles",
+				Usage: "roles to run beside NATS and the space, comma-separated: factory, manager, agents; \"none\" makes serve only the pool's NATS server and space",
+				Value: "factory,manager,agents",
+			},
+			&cli.StringFlag{
+				Name:        "token-file",
+				Usage:       "where the local user's bearer token is written on first start (\"\": nowhere)",
+				DefaultText: "$XDG_CONFIG_HOME/tuplebroker/token or ~/.config/tuplebroker/token",
+				EnvVars:     []string{"TUPLEBROKER_TOKEN_FILE"},
+			},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -101,14 +125,39 @@ func serveConfigFrom(c *cli.Context) (serveConfig, error) {
 	if err != nil {
 		return serveConfig{}, fmt.Errorf("--nats-listen: %w", err)
 	}
-	return serveConfig{
+	cfg := serveConfig{
 		DataDir:  dir,
 		NATSHost: host,
 		NATSPort: port,
 		Fsync:    c.Bool("fsync"),
 		HTTPAddr: c.String("http"),
 		Bucket:   c.String("bucket"),
-	}, nil
+	}
+	if f := c.String("config"); f != "" {
+		if cfg.Pool, err = loadPoolConfig(f); err != nil {
+			return serveConfig{}, err
+		}
+		if cfg.Pool.Bucket != "" && !c.IsSet("bucket") {
+			cfg.Bucket = cfg.Pool.Bucket
+		}
+	}
+	cfg.Roles = map[string]bool{}
+	for _, r := range strings.Split(c.String("roles"), ",") {
+		switch r = strings.TrimSpace(r); r {
+		case "factory", "manager", "agents":
+			cfg.Roles[r] = true
+		case "none", "":
+		default:
+			return serveConfig{}, fmt.Errorf("--roles: unknown role %q (factory, manager, agents or none)", r)
+		}
+	}
+	cfg.TokenFile = c.String("token-file")
+	if !c.IsSet("token-file") {
+		if cfg.TokenFile, err = factory.DefaultTokenFile(); err != nil {
+			return serveConfig{}, err
+		}
+	}
+	return cfg, nil
 }
 
 // parseListen splits host:port; the port must be 0..65535.
@@ -171,39 +220,61 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 	defer sp.Close()
 
-	httpErr := make(chan error, 1)
-	httpAddr := ""
+	pc := cfg.Pool
+	if len(pc.Agents) == 0 {
+		root := filepath.Join(dir, "work")
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return fmt.Errorf("create local agent root: %w", err)
+		}
+		pc.Agents = []agentConfig{{Name: "local", Backend: "local", Local: &localConfig{Root: root}}}
+	}
+	p := &pool{cfg: pc, log: log, nc: nc, sp: sp, manager: cfg.Roles["manager"], noFactory: !cfg.Roles["factory"]}
+	if cfg.Roles["agents"] {
+		p.agents = pc.Agents
+	}
+	if cfg.HTTPAddr != "" && !p.noFactory {
+		p.tokensFile = pc.Factory.TokensFile
+		if p.tokensFile == "" {
+			p.tokensFile = filepath.Join(dir, "tokens")
+		}
+		if cfg.TokenFile != "" {
+			if _, err := factory.EnsureLocalToken(p.tokensFile, cfg.TokenFile, currentUser()); err != nil {
+				return fmt.Errorf("create the local user's token: %w", err)
+			}
+		}
+	}
 	if cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
-		hs := &http.Server{
-			Handler:           newHTTPHandler(sp, nc),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		p.listener = ln
+		p.wrap = func(h http.Handler) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("/", h)
+			mux.Handle("GET /healthz", newHTTPHandler(sp, nc))
+			return mux
 		}
-		go func() { httpErr <- hs.Serve(ln) }()
-		defer shutdownHTTP(hs, log)
-		httpAddr = ln.Addr().String()
-		if err := writeFileAtomic(filepath.Join(dir, httpAddrFile), []byte(httpAddr+"\n")); err != nil {
+	}
+	p.ready = func(httpAddr string) error {
+		if httpAddr != "" {
+			if err := writeFileAtomic(filepath.Join(dir, httpAddrFile), []byte(httpAddr+"\n")); err != nil {
+				return err
+			}
+		}
+		// nats.url goes last: once it exists, the broker is fully up.
+		natsURL := localClientURL(srv.ClientURL(), cfg.NATSHost)
+		if err := writeFileAtomic(filepath.Join(dir, natsURLFile), []byte(natsURL+"\n")); err != nil {
 			return err
 		}
-	}
-	// nats.url goes last: once it exists, the broker is fully up.
-	natsURL := localClientURL(srv.ClientURL(), cfg.NATSHost)
-	if err := writeFileAtomic(filepath.Join(dir, natsURLFile), []byte(natsURL+"\n")); err != nil {
-		return err
-	}
-	log.Info("serving", "data_dir", dir, "nats", natsURL, "http", httpAddr, "fsync", cfg.Fsync, "bucket", cfg.Bucket)
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "cause", context.Cause(ctx))
+		log.Info("serving", "data_dir", dir, "nats", natsURL, "http", httpAddr, "fsync", cfg.Fsync, "bucket", cfg.Bucket, "agents", len(p.agents))
 		return nil
-	case err := <-httpErr:
-		return fmt.Errorf("http server: %w", err)
 	}
+	go func() {
+		<-ctx.Done()
+		log.Info("shutting down", "cause", context.Cause(ctx))
+	}()
+	return p.run(ctx)
 }
 
 func shutdownHTTP(hs *http.Server, log *slog.Logger) {

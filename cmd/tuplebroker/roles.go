@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"tuplebroker/agents"
+	"tuplebroker/agents/local"
+	"tuplebroker/agents/sim"
+	"tuplebroker/bus"
+	"tuplebroker/factory"
+	"tuplebroker/jobmanager"
+	"tuplebroker/jsdl"
+	"tuplebroker/space"
+	"tuplebroker/strategies"
+)
+
+// pool is the set of roles one process runs over one space: any of a
+// factory (HTTP), a manager node and agents. Wiring lives here and nowhere
+// else.
+type pool struct {
+	cfg   poolConfig
+	log   *slog.Logger
+	nc    *nats.Conn
+	sp    *space.Space
+	names *space.Names
+	bus   *bus.Bus
+
+	// listener, if set, is where the factory serves HTTP.
+	listener net.Listener
+	// noFactory: serve HTTP on listener (through wrap) without a factory.
+	noFactory bool
+	// tokensFile for the factory; required when listener is set.
+	tokensFile string
+	manager    bool
+	agents     []agentConfig
+	// wrap, if set, wraps the factory's handler (serve adds its /healthz).
+	wrap func(http.Handler) http.Handler
+	// ready, if set, is called once every role has started.
+	ready func(httpAddr string) error
+
+	// Filled in by start, for tests and benchmarks.
+	factory *factory.Factory
+	node    *jobmanager.Node
+	running []*agents.Agent
+	sims    []*sim.Backend
+}
+
+// run starts every role and blocks until ctx ends or a role fails, then
+// stops them all: HTTP first (no new jobs), then agents and the manager.
+func (p *pool) run(ctx context.Context) error {
+	b, err := bus.New(p.nc, bus.WithLogger(p.log))
+	if err != nil {
+		return err
+	}
+	p.bus = b
+	names, err := p.sp.OpenNames(ctx)
+	if err != nil {
+		return err
+	}
+	p.names = names
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	fail := func(err error) { cancel(err) }
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
+
+	for _, ac := range p.agents {
+		a, closer, err := p.startAgent(ctx, ac)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, closer)
+		srv, err := b.ServeAgent(ctx, ac.Name, a)
+		if err != nil {
+			return fmt.Errorf("agent %s: %w", ac.Name, err)
+		}
+		closers = append(closers, srv.Stop)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Run(ctx); err != nil {
+				fail(fmt.Errorf("agent %s: %w", ac.Name, err))
+			}
+		}()
+	}
+
+	if p.manager {
+		mc := p.cfg.Manager
+		cfg := jobmanager.DefaultConfig()
+		cfg.Handle = mc.Handle
+		if cfg.Handle == "" {
+			cfg.Handle = "m-" + uuid.NewString()[:8]
+		}
+		acfg := strategies.DefaultAdmissionConfig()
+		if mc.MaxJobs > 0 {
+			acfg.MaxJobs = mc.MaxJobs
+		}
+		adm := mc.Admission
+		if adm == "" {
+			adm = "maxjobs"
+		}
+		if cfg.Admission, err = strategies.NewAdmission(adm, acfg); err != nil {
+			return fmt.Errorf("manager: %w", err)
+		}
+		cfg.PollInterval = mc.PollInterval.or(cfg.PollInterval)
+		cfg.Lifetime = mc.Lifetime.or(cfg.Lifetime)
+		cfg.HostLease = mc.HostLease.or(cfg.HostLease)
+		cfg.Logger = p.log.With("role", "manager", "handle", cfg.Handle)
+		node, err := jobmanager.New(cfg, p.sp, names, b, b)
+		if err != nil {
+			return fmt.Errorf("manager: %w", err)
+		}
+		p.node = node
+		srv, err := b.ServeManager(ctx, cfg.Handle, node)
+		if err != nil {
+			return fmt.Errorf("manager: %w", err)
+		}
+		closers = append(closers, srv.Stop)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := node.Run(ctx); err != nil {
+				fail(fmt.Errorf("manager: %w", err))
+			}
+		}()
+	}
+
+	stopHTTP := func() {}
+	if p.listener != nil {
+		var h http.Handler = http.NotFoundHandler()
+		closeFactory := func() {}
+		if !p.noFactory {
+			f, err := p.newFactory(ctx)
+			if err != nil {
+				return err
+			}
+			p.factory = f
+			h, closeFactory = f, func() { _ = f.Close() }
+		}
+		if p.wrap != nil {
+			h = p.wrap(h)
+		}
+		hs := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(p.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("http: %w", err))
+			}
+		}()
+		stopHTTP = func() {
+			// In-flight requests finish, new ones are refused.
+			shutdownHTTP(hs, p.log)
+			closeFactory()
+		}
+	}
+
+	if p.ready != nil {
+		addr := ""
+		if p.listener != nil {
+			addr = p.listener.Addr().String()
+		}
+		if err := p.ready(addr); err != nil {
+			cancel(err)
+		}
+	}
+	<-ctx.Done()
+	err = context.Cause(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	// HTTP first (no new jobs), then wait for the roles, which end with
+	// ctx; the deferred closers then release backends and subscriptions.
+	stopHTTP()
+	wg.Wait()
+	return err
+}
+
+func (p *pool) newFactory(ctx context.Context) (*factory.Factory, error) {
+	fc := p.cfg.Factory
+	cfg := factory.DefaultConfig()
+	cfg.Handle = fc.Handle
+	if cfg.Handle == "" {
+		cfg.Handle = "f-" + uuid.NewString()[:8]
+	}
+	fcfg := strategies.DefaultFactoryConfig()
+	if fc.PushPriority > 0 {
+		fcfg.PushPriority = fc.PushPriority
+	}
+	fcfg.KeepCouriers = fc.KeepCouriers
+	name := fc.Strategy
+	if name == "" {
+		name = "hybrid"
+	}
+	st, err := strategies.NewFactoryStrategy(name, fcfg)
+	if err != nil {
+		return nil, fmt.Errorf("factory: %w", err)
+	}
+	cfg.Strategy = st
+	cfg.DefaultWait = fc.Wait.or(cfg.DefaultWait)
+	cfg.MaxWait = fc.MaxWait.or(cfg.MaxWait)
+	cfg.Limits = jsdl.DefaultLimits()
+	if fc.MaxBodyBytes > 0 {
+		cfg.Limits.MaxBytes = fc.MaxBodyBytes
+	}
+	tokens, err := factory.LoadTokens(p.tokensFile)
+	if err != nil {
+		return nil, fmt.Errorf("factory: %w", err)
+	}
+	cfg.Tokens = tokens
+	cfg.Logger = p.log.With("role", "factory", "handle", cfg.Handle)
+	f, err := factory.New(cfg, p.sp, p.names, p.bus, p.bus, p.bus)
+	if err != nil {
+		return nil, fmt.Errorf("factory: %w", err)
+	}
+	return f, nil
+}
+
+// startAgent builds one agent and its backend; closer releases the backend.
+func (p *pool) startAgent(ctx context.Context, ac agentConfig) (*agents.Agent, func(), error) {
+	var be agents.Backend
+	closer := func() {}
+	switch ac.Backend {
+	case "local":
+		cfg := local.DefaultConfig()
+		cfg.Name = ac.Name
+		if lc := ac.Local; lc != nil {
+			if lc.Slots > 0 {
+				cfg.Slots = lc.Slots
+			}
+			if lc.Root != "" {
+				cfg.Root = lc.Root
+			}
+			if len(lc.Capabilities) > 0 {
+				cfg.Capabilities = lc.Capabilities
+			}
+		}
+		cfg.Logger = p.log.With("backend", ac.Name)
+		lb, err := local.New(cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+		}
+		be = lb
+		closer = func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			_ = lb.Close(cctx)
+		}
+	case "sim":
+		cfg, err := ac.Sim.build(ac.Name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+		}
+		sb, err := sim.New(cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+		}
+		p.sims = append(p.sims, sb)
+		be = sb
+		closer = func() {
+			_ = sb.Close()
+			if ac.Sim != nil && ac.Sim.RecordFile != "" {
+				if err := writeSimRecord(ac.Sim.RecordFile, sb); err != nil {
+					p.log.Error("sim record", "agent", ac.Name, "err", err)
+				}
+			}
+		}
+	default:
+		return nil, nil, fmt.Errorf("agent %s: unknown backend %q", ac.Name, ac.Backend)
+	}
+	th, err := ac.Throttle.build()
+	if err != nil {
+		closer()
+		return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+	}
+	cfg := agents.DefaultConfig()
+	cfg.Name = ac.Name
+	if ac.Workers > 0 {
+		cfg.Workers = ac.Workers
+	}
+	if ac.MaxAttempts > 0 {
+		cfg.MaxAttempts = ac.MaxAttempts
+	}
+	cfg.Couriers = cfg.Workers
+	if ac.Couriers != nil {
+		cfg.Couriers = *ac.Couriers
+	}
+	cfg.Address = p.bus.AgentAddress(ac.Name)
+	cfg.Names = p.names
+	cfg.Logger = p.log.With("role", "agent", "agent", ac.Name)
+	a, err := agents.New(cfg, p.sp, be, th)
+	if err != nil {
+		closer()
+		return nil, nil, err
+	}
+	p.running = append(p.running, a)
+	return a, closer, nil
+}
+
+// currentUser names the user serve creates its first token for.
+func currentUser() string {
+	for _, v := range []string{"USER", "LOGNAME"} {
+		if u := os.Getenv(v); u != "" && bus.CheckName(u) == nil {
+			return u
+		}
+	}
+	return fmt.Sprintf("uid%d", os.Getuid())
+}
+
+// simRecordLine is one line of a sim record file.
+type simRecordLine struct {
+	Record *sim.Record `json:"record,omitempty"`
+	Stats  *sim.Stats  `json:"stats,omitempty"`
+}
+
+func writeSimRecord(path string, sb *sim.Backend) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, r := range sb.Submissions() {
+		if err := enc.Encode(simRecordLine{Record: &r}); err != nil {
+			return err
+		}
+	}
+	st := sb.Stats()
+	if err := enc.Encode(simRecordLine{Stats: &st}); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, buf.Bytes())
+}

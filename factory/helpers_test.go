@@ -1,0 +1,544 @@
+package factory
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tuplebroker"
+	"tuplebroker/agents"
+	"tuplebroker/agents/sim"
+	"tuplebroker/bus"
+	"tuplebroker/space"
+	"tuplebroker/strategies"
+)
+
+const helloJSDL = `<?xml version="1.0" encoding="UTF-8"?>
+<jsdl:JobDefinition xmlns:jsdl="http://schemas.ggf.org/jsdl/2005/11/jsdl"
+  xmlns:jsdl-posix="http://schemas.ggf.org/jsdl/2005/11/jsdl-posix"><jsdl:JobDescription><jsdl:Application>
+  <jsdl-posix:POSIXApplication><jsdl-posix:Executable>/bin/echo</jsdl-posix:Executable>
+  <jsdl-posix:Argument>hello</jsdl-posix:Argument></jsdl-posix:POSIXApplication></jsdl:Application>
+  </jsdl:JobDescription></jsdl:JobDefinition>`
+
+// jsdlWith is a hello job whose JobDescription also holds extra.
+func jsdlWith(extra string) string {
+	return strings.Replace(helloJSDL, "</jsdl:JobDescription>", extra+"</jsdl:JobDescription>", 1)
+}
+
+// echoJSDL is a hello job printing arg: a different document each time.
+func echoJSDL(arg string) string {
+	return strings.Replace(helloJSDL, ">hello<", ">"+arg+"<", 1)
+}
+
+const (
+	aliceToken = "alice-token-0123456789abcdef"
+	bobToken   = "bob-token-0123456789abcdef"
+)
+
+// quiet is the logger of every role in tests.
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// pool is one test's broker: an embedded nats-server and the roles on it,
+// each role with its own connection and Space, as separate processes would.
+type pool struct {
+	t      *testing.T
+	url    string
+	ctx    context.Context // ends when the test ends
+	sp     *space.Space    // the test's own view of the space
+	names  *space.Names
+	tokens string // tokens file
+}
+
+func newPool(t *testing.T) *pool {
+	t.Helper()
+	srv, err := space.StartServer(space.ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p := &pool{t: t, url: srv.ClientURL(), ctx: ctx}
+	p.sp, p.names, _ = p.open()
+	p.tokens = filepath.Join(t.TempDir(), "tokens")
+	data := "# test users\n" + aliceToken + " alice\n\n" + bobToken + " bob\n"
+	if err := os.WriteFile(p.tokens, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// open connects a new "process": connection, Space, Names and Bus.
+func (p *pool) open() (*space.Space, *space.Names, *bus.Bus) {
+	p.t.Helper()
+	nc, err := space.Connect(p.url)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	sp, err := space.Open(context.Background(), nc, space.WithMemoryStorage(), space.WithLogger(quiet()))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	names, err := sp.OpenNames(context.Background())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	b, err := bus.New(nc, bus.WithLogger(quiet()))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { sp.Close(); nc.Close() })
+	return sp, names, b
+}
+
+// fac is a factory served over HTTP.
+type fac struct {
+	*Factory
+	url string
+}
+
+// newFactory starts a factory (its own connection) behind an httptest
+// server; mod changes its configuration.
+func (p *pool) newFactory(handle string, mod func(*Config)) *fac {
+	p.t.Helper()
+	sp, names, b := p.open()
+	tokens, err := LoadTokens(p.tokens)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Handle = handle
+	cfg.Tokens = tokens
+	cfg.Logger = quiet()
+	if mod != nil {
+		mod(&cfg)
+	}
+	f, err := New(cfg, sp, names, b, b, b)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	ts := httptest.NewServer(f)
+	p.t.Cleanup(func() { ts.Close(); f.Close() })
+	return &fac{Factory: f, url: ts.URL}
+}
+
+func hybrid(t *testing.T, keep int) strategies.FactoryStrategy {
+	t.Helper()
+	c := strategies.DefaultFactoryConfig()
+	c.KeepCouriers = keep
+	st, err := strategies.NewFactoryStrategy("hybrid", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// fastSim is an instant, unlimited, deterministic simulated broker.
+func fastSim(name string, run time.Duration) sim.Config {
+	return sim.Config{Name: name, Capabilities: []string{"arch=x86_64", "os=LINUX"}, RunTime: sim.Fixed(run), Seed: 1}
+}
+
+// agentOpts tune startAgent.
+type agentOpts struct {
+	couriers     int
+	courierLease time.Duration
+	slowPull     bool // the pull workers' throttle allows one take, then none for 1000 s
+}
+
+// startAgent runs an agent over a sim backend, on its own connection,
+// advertising in the names and serving its bus address, until ctx ends.
+// It returns the backend and a channel closed when the agent has stopped.
+func (p *pool) startAgent(ctx context.Context, cfg sim.Config, o agentOpts) (*sim.Backend, <-chan struct{}) {
+	p.t.Helper()
+	be, err := sim.New(cfg)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { be.Close() })
+	tcfg := strategies.DefaultThrottleConfig()
+	tcfg.Fixed = strategies.FixedConfig{Rate: 100000, Burst: 1000}
+	if o.slowPull {
+		tcfg.Fixed = strategies.FixedConfig{Rate: strategies.MinRateLimit, Burst: 1}
+	}
+	th, err := strategies.NewThrottle("fixed", tcfg)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	sp, names, b := p.open()
+	acfg := agents.DefaultConfig()
+	acfg.Name = cfg.Name
+	acfg.Workers = 2
+	acfg.TxnLease = 5 * time.Second
+	acfg.Logger = quiet()
+	acfg.Names = names
+	acfg.Couriers = o.couriers
+	acfg.Address = b.AgentAddress(cfg.Name)
+	if o.courierLease > 0 {
+		acfg.CourierLease = o.courierLease
+	}
+	a, err := agents.New(acfg, sp, be, th)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	srv, err := b.ServeAgent(serveContext(ctx), cfg.Name, a)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Run(ctx)
+		srv.Stop()
+	}()
+	p.t.Cleanup(func() { <-done })
+	p.eventually("advert of "+cfg.Name, func() bool {
+		ads, err := agents.Adverts(ctx, p.names)
+		if err != nil {
+			return false
+		}
+		for _, ad := range ads {
+			if ad.Agent == cfg.Name {
+				return true
+			}
+		}
+		return false
+	})
+	return be, done
+}
+
+// serveContext gives ctx a deadline far beyond any test: bus.ServeAgent
+// and ServeManager flush with their ctx, which nats requires to have one.
+func serveContext(ctx context.Context) context.Context {
+	c, _ := context.WithTimeout(ctx, time.Hour) //nolint:govet // ends with ctx
+	return c
+}
+
+// eventually polls cond every 20 ms for up to 20 s.
+func (p *pool) eventually(what string, cond func() bool) {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// spaceJobs returns the requests and responses in the space.
+func (p *pool) spaceJobs() (reqs, resps []space.Entry) {
+	return p.sp.Entries(tuplebroker.RequestTemplate{}), p.sp.Entries(tuplebroker.ResponseTemplate{})
+}
+
+func (p *pool) assertNoJobs(what string) {
+	p.t.Helper()
+	reqs, resps := p.spaceJobs()
+	if len(reqs)+len(resps) != 0 {
+		p.t.Errorf("%s: the space holds %d requests and %d responses, want none", what, len(reqs), len(resps))
+	}
+}
+
+// testManager stands in for a manager node. The jobmanager package is
+// being written in parallel, so these tests host jobs with this minimal
+// loop on the real space and the real bus: it takes each unpublished
+// Response in a transaction and writes it back published with its handle,
+// and answers the manager calls from the Response and the agent's backend
+// status, publishing an event when a hosted job changes. The lead's
+// integration tests cover the real jobmanager.
+type testManager struct {
+	handle string
+	sp     *space.Space
+	b      *bus.Bus
+
+	mu   sync.Mutex
+	last map[string]tuplebroker.Job
+}
+
+func (p *pool) startManager(handle string) *testManager {
+	p.t.Helper()
+	sp, _, b := p.open()
+	m := &testManager{handle: handle, sp: sp, b: b, last: map[string]tuplebroker.Job{}}
+	srv, err := b.ServeManager(serveContext(p.ctx), handle, m)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); m.host(p.ctx) }()
+	go func() { defer wg.Done(); m.watch(p.ctx) }()
+	p.t.Cleanup(func() { srv.Stop(); wg.Wait() })
+	return m
+}
+
+func (m *testManager) host(ctx context.Context) {
+	for ctx.Err() == nil {
+		tx, err := m.sp.Begin(ctx, 5*time.Second)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		t, err := tx.Take(tctx, tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(false)})
+		cancel()
+		if err != nil {
+			_ = tx.Abort(context.Background())
+			continue
+		}
+		r := t.(*tuplebroker.Response)
+		r.Published, r.Manager = true, m.handle
+		if tx.Write(r, space.Forever) != nil || tx.Commit(context.Background()) != nil {
+			_ = tx.Abort(context.Background())
+			continue
+		}
+		m.publish(ctx, r)
+	}
+}
+
+// watch publishes the hosted jobs' changes.
+func (m *testManager) watch(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, e := range m.sp.Entries(tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(true), Manager: m.handle}) {
+			m.publish(ctx, e.Tuple.(*tuplebroker.Response))
+		}
+	}
+}
+
+func (m *testManager) publish(ctx context.Context, r *tuplebroker.Response) {
+	j := m.job(ctx, r)
+	m.mu.Lock()
+	prev, seen := m.last[r.GUID]
+	m.last[r.GUID] = j
+	m.mu.Unlock()
+	if !seen || j.Changed(prev) {
+		_ = m.b.PublishEvent(j)
+	}
+}
+
+// job is the Response's view, refined by the backend's status.
+func (m *testManager) job(ctx context.Context, r *tuplebroker.Response) tuplebroker.Job {
+	j := tuplebroker.JobFromResponse(r)
+	if j.State.Terminal() || r.Agent == "" || r.BackendJobID == "" {
+		return j
+	}
+	st, err := m.b.AgentStatus(ctx, r.Agent, []string{r.BackendJobID})
+	if err != nil {
+		return j
+	}
+	if s, ok := st[r.BackendJobID]; ok {
+		j.State, j.SubState, j.ExitCode, j.Reason, j.Started, j.Ended = s.State, s.SubState, s.ExitCode, s.Reason, s.Started, s.Ended
+	}
+	return j
+}
+
+func (m *testManager) hosted(uid, guid string) (*tuplebroker.Response, error) {
+	t, err := m.sp.TryRead(context.Background(), tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(true), GUID: guid, Manager: m.handle})
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", guid, tuplebroker.ErrNotFound)
+	}
+	r := t.(*tuplebroker.Response)
+	if r.UID != uid {
+		return nil, fmt.Errorf("job %s: %w", guid, tuplebroker.ErrNotFound)
+	}
+	return r, nil
+}
+
+func (m *testManager) Job(ctx context.Context, uid, guid string) (tuplebroker.Job, error) {
+	r, err := m.hosted(uid, guid)
+	if err != nil {
+		return tuplebroker.Job{}, err
+	}
+	return m.job(ctx, r), nil
+}
+
+func (m *testManager) Cancel(ctx context.Context, uid, guid string) (tuplebroker.Job, error) {
+	r, err := m.hosted(uid, guid)
+	if err != nil {
+		return tuplebroker.Job{}, err
+	}
+	if m.job(ctx, r).State.Terminal() {
+		return tuplebroker.Job{}, fmt.Errorf("job %s: %w", guid, tuplebroker.ErrConflict)
+	}
+	if err := m.b.AgentCancel(ctx, r.Agent, r.BackendJobID); err != nil {
+		return tuplebroker.Job{}, err
+	}
+	return m.job(ctx, r), nil
+}
+
+func (m *testManager) Jobs(ctx context.Context, uid string, guids []string) ([]tuplebroker.Job, error) {
+	var out []tuplebroker.Job
+	for _, g := range guids {
+		if r, err := m.hosted(uid, g); err == nil {
+			out = append(out, m.job(ctx, r))
+		}
+	}
+	return out, nil
+}
+
+// reply is an HTTP answer, read whole.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) job(t *testing.T) tuplebroker.Job {
+	t.Helper()
+	var j tuplebroker.Job
+	if err := json.Unmarshal(r.body, &j); err != nil {
+		t.Fatalf("decode job from %d %s: %v", r.status, r.body, err)
+	}
+	return j
+}
+
+// problemOf decodes a problem+json answer.
+func (r reply) problem(t *testing.T) problemBody {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json (body %s)", ct, r.body)
+	}
+	var p problemBody
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("decode problem %s: %v", r.body, err)
+	}
+	if p.Status != r.status {
+		t.Errorf("problem status %d, HTTP status %d", p.Status, r.status)
+	}
+	return p
+}
+
+// call makes one request; header holds extra headers ("" token: none).
+func call(t *testing.T, method, url, token, body string, header map[string]string) reply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/xml")
+	}
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", method, url, err)
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// submit POSTs a document as alice (query: e.g. "?wait=0").
+func (f *fac) submit(t *testing.T, token, doc, query string, header map[string]string) reply {
+	t.Helper()
+	return call(t, http.MethodPost, f.url+"/v1/jobs"+query, token, doc, header)
+}
+
+func (f *fac) getJob(t *testing.T, token, id string) reply {
+	t.Helper()
+	return call(t, http.MethodGet, f.url+"/v1/jobs/"+id, token, "", nil)
+}
+
+// waitJob polls GET until cond holds for the job.
+func (p *pool) waitJob(f *fac, token, id, what string, cond func(tuplebroker.Job) bool) tuplebroker.Job {
+	p.t.Helper()
+	var last tuplebroker.Job
+	p.eventually(what, func() bool {
+		r := f.getJob(p.t, token, id)
+		if r.status != http.StatusOK {
+			return false
+		}
+		last = r.job(p.t)
+		return cond(last)
+	})
+	return last
+}
+
+// sseEvent is one event of a stream.
+type sseEvent struct {
+	name, id string
+	job      tuplebroker.Job
+}
+
+// readEvents reads events from an event stream until it ends or n events
+// (n > 0) have arrived; keepalive comments are skipped.
+func readEvents(t *testing.T, body io.Reader, n int) ([]sseEvent, error) {
+	t.Helper()
+	sc := bufio.NewScanner(body)
+	var out []sseEvent
+	var cur sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if cur.name != "" {
+				out = append(out, cur)
+				if n > 0 && len(out) == n {
+					return out, nil
+				}
+			}
+			cur = sseEvent{}
+		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "event: "):
+			cur.name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "id: "):
+			cur.id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "data: "):
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &cur.job); err != nil {
+				return out, fmt.Errorf("event data %q: %w", line, err)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return out, err
+	}
+	return out, nil
+}
+
+// bigDoc is a valid document padded to more than n bytes by a comment.
+func bigDoc(n int) string {
+	var b bytes.Buffer
+	b.WriteString(helloJSDL)
+	b.WriteString("<!--")
+	for b.Len() < n+16 {
+		b.WriteString("padding padding padding padding ")
+	}
+	b.WriteString("-->")
+	return b.String()
+}
