@@ -68,8 +68,14 @@ func JobFromRequest(r *Request, claimed bool) Job {
 
 // JobFromResponse is a job as its Response alone tells it, before any
 // manager node has polled its backend: submitted and pending, or ended
-// before reaching a backend (failed, or cancelled while queued).
+// before reaching a backend (failed, or cancelled while queued), or ended
+// as its manager recorded (Final).
 func JobFromResponse(r *Response) Job {
+	if r.Final != nil {
+		j := *r.Final
+		j.Manager = r.Manager
+		return j
+	}
 	j := Job{
 		ID: r.GUID, Owner: r.UID, State: Pending, SubState: SubBackendQueued,
 		Priority: r.Priority, Agent: r.Agent, Backend: r.Backend, BackendJobID: r.BackendJobID,

@@ -148,6 +148,10 @@ type Response struct {
 	// Cancelled: the owner cancelled the job before any backend had it
 	// (the Request was taken back out of the space).
 	Cancelled bool `json:"cancelled,omitempty"`
+	// Final is the job's terminal state, recorded by its manager node when
+	// the job ended, so that a node re-hosting it (after a crash, or after a
+	// backend that forgets ended jobs restarted) answers with the outcome.
+	Final *Job `json:"final,omitempty"`
 }
 
 // Kind returns KindResponse.

@@ -83,6 +83,7 @@ type Agent struct {
 	th   strategies.Throttle
 
 	pushes   chan struct{} // one token per courier slot in use by a push
+	freed    chan int      // courier slots whose push just ended
 	counters Counters
 }
 
@@ -96,7 +97,7 @@ func New(cfg Config, sp *space.Space, be Backend, th strategies.Throttle) (*Agen
 		caps[c] = true
 	}
 	return &Agent{cfg: cfg, sp: sp, be: be, th: th, tmpl: servable{agent: cfg.Name, caps: caps},
-		pushes: make(chan struct{}, max(cfg.Couriers, 1))}, nil
+		pushes: make(chan struct{}, max(cfg.Couriers, 1)), freed: make(chan int, max(cfg.Couriers, 1))}, nil
 }
 
 // Run handles requests until ctx ends, then returns nil once every worker
@@ -143,6 +144,9 @@ func (a *Agent) work(ctx context.Context) {
 		if err != nil {
 			continue
 		}
+		if err := a.waitFree(ctx); err != nil {
+			return
+		}
 		if err := a.waitThrottle(ctx); err != nil {
 			return
 		}
@@ -150,6 +154,22 @@ func (a *Agent) work(ctx context.Context) {
 			a.cfg.Logger.Warn("agent: request not handled", "agent", a.cfg.Name, "err", err)
 		}
 	}
+}
+
+// waitFree waits while a Loader backend has no free slot.
+func (a *Agent) waitFree(ctx context.Context) error {
+	l, ok := a.be.(Loader)
+	if !ok {
+		return nil
+	}
+	for l.Free() <= 0 {
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 func (a *Agent) waitThrottle(ctx context.Context) error {

@@ -51,6 +51,14 @@ type Statuser interface {
 	Status(ctx context.Context, backendJobIDs []string) (map[string]Status, error)
 }
 
+// Loader is implemented by backends that know how many more jobs they can
+// take now (a local machine's free slots). The agent takes no request while
+// Free reports 0, leaving it queued in the space for any agent, rather than
+// taking it only to be refused.
+type Loader interface {
+	Free() int
+}
+
 // Canceller is implemented by backends that can cancel a job.
 type Canceller interface {
 	Cancel(ctx context.Context, backendJobID string) error

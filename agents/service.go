@@ -118,7 +118,7 @@ var ErrNoSlot = errors.New("no free courier slot")
 // It returns once the request is handled (submitted and committed, or back
 // in the space); an error means the factory should leave the request to
 // pull, where it already is.
-func (a *Agent) Push(ctx context.Context, guid, class string) error {
+func (a *Agent) Push(ctx context.Context, guid, class string, slot int) error {
 	if a.cfg.Couriers == 0 {
 		return fmt.Errorf("agent %s: push: %w", a.cfg.Name, ErrNoSlot)
 	}
@@ -127,7 +127,14 @@ func (a *Agent) Push(ctx context.Context, guid, class string) error {
 	default:
 		return fmt.Errorf("agent %s: push %s: %w: %w", a.cfg.Name, guid, ErrRefused, ErrNoSlot)
 	}
-	defer func() { <-a.pushes }()
+	defer func() {
+		<-a.pushes
+		// The slot is free again: offer its courier at once.
+		select {
+		case a.freed <- slot:
+		default:
+		}
+	}()
 	if err := a.handleOne(ctx, pushed{guid: guid, class: class, servable: a.tmpl}, true); err != nil {
 		return fmt.Errorf("agent %s: push %s: %w", a.cfg.Name, guid, err)
 	}
@@ -197,6 +204,10 @@ func (a *Agent) offerCouriers(ctx context.Context) {
 	for {
 		now := time.Now()
 		busy := len(a.pushes)
+		if l, ok := a.be.(Loader); ok {
+			// Offer no more couriers than the backend has free slots.
+			busy = max(busy, a.cfg.Couriers-l.Free())
+		}
 		for i := range slots {
 			s := &slots[i]
 			c := &tuplebroker.Courier{Agent: a.cfg.Name, Slot: i, Address: a.cfg.Address,
@@ -234,6 +245,11 @@ func (a *Agent) offerCouriers(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case i := <-a.freed:
+			// The factory that took slot i's courier has used it.
+			if i >= 0 && i < len(slots) {
+				slots[i] = slot{}
+			}
 		}
 	}
 }

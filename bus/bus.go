@@ -251,7 +251,7 @@ type AgentService interface {
 	Cancel(ctx context.Context, backendJobID string) error
 	// Push asks the agent to take the request with this GUID (of this
 	// requirements class) now, through a courier slot the caller holds.
-	Push(ctx context.Context, guid, class string) error
+	Push(ctx context.Context, guid, class string, slot int) error
 }
 
 // Push is a factory's push of one job to an agent through a courier.
@@ -284,7 +284,7 @@ func (b *Bus) ServeAgent(ctx context.Context, agent string, svc AgentService) (*
 			return nil, svc.Cancel(ctx, r.ID)
 		})),
 		s.add(serve(ctx, b, a+".push", func(ctx context.Context, r Push) (any, error) {
-			return nil, svc.Push(ctx, r.GUID, r.Class)
+			return nil, svc.Push(ctx, r.GUID, r.Class, r.Slot)
 		})),
 	)
 	if err != nil {

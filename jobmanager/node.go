@@ -77,6 +77,8 @@ type Node struct {
 	// ended lists terminal jobs in the order they ended, for retirement;
 	// retry lists those whose retirement must be tried again.
 	ended, retry []*hosted
+	// finals lists ended jobs whose outcome is not yet in their Response.
+	finals []*hosted
 
 	started atomic.Bool
 	serving atomic.Bool
@@ -150,6 +152,7 @@ func (n *Node) Run(ctx context.Context) error {
 	spawn(func(ctx context.Context) { n.pollLoop(ctx, &wg) })
 	spawn(n.takeoverLoop)
 	spawn(n.retireLoop)
+	spawn(n.finalLoop)
 	for i := 0; i < n.cfg.Takers; i++ {
 		spawn(n.takeLoop)
 	}
@@ -373,6 +376,7 @@ func (n *Node) setJobLocked(h *hosted, j tuplebroker.Job, now time.Time) {
 	if !old.State.Terminal() && j.State.Terminal() {
 		h.terminalAt = now
 		n.ended = append(n.ended, h)
+		n.finals = append(n.finals, h)
 		if a := n.active[old.Agent]; a != nil {
 			delete(a, old.ID)
 			if len(a) == 0 {

@@ -630,3 +630,15 @@ func (b *Backend) purge(now time.Time) {
 		}
 	}
 }
+
+// Free reports how many more jobs could start now (agents.Loader): the
+// agent leaves requests in the space while every slot is busy, so a full
+// local machine queues jobs instead of refusing them.
+func (b *Backend) Free() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.exclusive {
+		return 0
+	}
+	return max(b.slots-b.running, 0)
+}

@@ -179,6 +179,10 @@ func (p *pool) run(ctx context.Context) error {
 		}
 	}
 
+	// Matchmaking reads the agents' adverts: be ready once ours are out.
+	if err := p.awaitAdverts(ctx); err != nil {
+		return err
+	}
 	if p.ready != nil {
 		addr := ""
 		if p.listener != nil {
@@ -350,4 +354,34 @@ func writeSimRecord(path string, sb *sim.Backend) error {
 		return err
 	}
 	return writeFileAtomic(path, buf.Bytes())
+}
+
+// awaitAdverts waits until every agent this process runs has advertised.
+func (p *pool) awaitAdverts(ctx context.Context) error {
+	if len(p.agents) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		ads, err := agents.Adverts(wctx, p.names)
+		if err == nil {
+			seen := map[string]bool{}
+			for _, a := range ads {
+				seen[a.Agent] = true
+			}
+			all := true
+			for _, a := range p.agents {
+				all = all && seen[a.Name]
+			}
+			if all {
+				return nil
+			}
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("agents did not advertise: %w", context.Cause(wctx))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
