@@ -193,7 +193,7 @@ func (p *pool) startAgent(ctx context.Context, cfg sim.Config, o agentOpts) (*si
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	srv, err := b.ServeAgent(serveContext(ctx), cfg.Name, a)
+	srv, err := b.ServeAgent(p.serveContext(ctx), cfg.Name, a)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -221,8 +221,9 @@ func (p *pool) startAgent(ctx context.Context, cfg sim.Config, o agentOpts) (*si
 
 // serveContext gives ctx a deadline far beyond any test: bus.ServeAgent
 // and ServeManager flush with their ctx, which nats requires to have one.
-func serveContext(ctx context.Context) context.Context {
-	c, _ := context.WithTimeout(ctx, time.Hour) //nolint:govet // ends with ctx
+func (p *pool) serveContext(ctx context.Context) context.Context {
+	c, cancel := context.WithTimeout(ctx, time.Hour)
+	p.t.Cleanup(cancel)
 	return c
 }
 
@@ -271,7 +272,7 @@ func (p *pool) startManager(handle string) *testManager {
 	p.t.Helper()
 	sp, _, b := p.open()
 	m := &testManager{handle: handle, sp: sp, b: b, last: map[string]tuplebroker.Job{}}
-	srv, err := b.ServeManager(serveContext(p.ctx), handle, m)
+	srv, err := b.ServeManager(p.serveContext(p.ctx), handle, m)
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"tuplebroker"
+	"tuplebroker/agents"
+	"tuplebroker/space"
 )
 
 const token = "integration-token-0123456789abcdef"
@@ -106,6 +108,7 @@ func TestPoolAcrossProcesses(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	waitAdverts(t, ctx, url, 3)
 	const n = 2000
 	ids := make([]string, n)
 	var next atomic.Int64
@@ -226,6 +229,36 @@ func waitState(t *testing.T, ctx context.Context, c *client, id string, want tup
 		select {
 		case <-ctx.Done():
 			t.Fatalf("job %s still %s/%s: %v", id, j.State, j.SubState, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitAdverts waits until n agents have advertised in the pool at url.
+func waitAdverts(t *testing.T, ctx context.Context, url string, n int) {
+	t.Helper()
+	nc, err := space.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sp, err := space.Open(ctx, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	names, err := sp.OpenNames(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ads, err := agents.Adverts(ctx, names)
+		if err == nil && len(ads) >= n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d agents advertised, want %d: %v", len(ads), n, err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -111,6 +111,9 @@ func (p *pool) run(ctx context.Context) error {
 			cfg.Handle = "m-" + uuid.NewString()[:8]
 		}
 		acfg := strategies.DefaultAdmissionConfig()
+		// Ended jobs count until their lifetime ends (1 h): a node must hold
+		// an hour of a busy pool's jobs.
+		acfg.MaxJobs = defaultMaxJobs
 		if mc.MaxJobs > 0 {
 			acfg.MaxJobs = mc.MaxJobs
 		}
@@ -324,6 +327,9 @@ func (p *pool) startAgent(ctx context.Context, ac agentConfig) (*agents.Agent, f
 	p.running = append(p.running, a)
 	return a, closer, nil
 }
+
+// defaultMaxJobs is a manager node's default maxjobs admission limit.
+const defaultMaxJobs = 200_000
 
 // currentUser names the user serve creates its first token for.
 func currentUser() string {
