@@ -1,4 +1,5 @@
-# make test   the one test command: gofmt check, go vet, go test -race
+# make test   the one test command: gofmt check, go vet, batch schedulers up,
+#             go test -race, schedulers down
 # make build  bin/tuplebroker
 # make bench  the space benchmarks
 
@@ -15,8 +16,10 @@ RACE ?= -race
 
 .PHONY: test fmt-check vet race-check build bench
 
+# The schedulers (two Slurm clusters, one Grid Engine cell) are installed
+# and started for the tests by integration/schedulers/with-schedulers.sh.
 test: race-check fmt-check vet
-	$(GO) test $(RACE) -count=1 -timeout 20m ./...
+	integration/schedulers/with-schedulers.sh $(GO) test $(RACE) -count=1 -timeout 20m ./...
 
 fmt-check:
 	@out="$$($(GOFMT) -l .)" || exit 1; \

@@ -192,8 +192,18 @@ func (f *Factory) pushAsync(c *tuplebroker.Courier, req *tuplebroker.Request) {
 		defer f.wg.Done()
 		class := req.Requirements.Class()
 		ctx, cancel := context.WithTimeout(f.ctx, f.cfg.PushTimeout)
-		err := f.push.PushTo(ctx, c.Address, bus.Push{GUID: req.GUID, Class: class, Slot: c.Slot})
-		cancel()
+		defer cancel()
+		p := bus.Push{GUID: req.GUID, Class: class, Slot: c.Slot}
+		err := f.push.PushTo(ctx, c.Address, p)
+		if err != nil && !errors.Is(err, tuplebroker.ErrUnavailable) && f.queued(req.GUID) {
+			// The agent's view of the space may not hold the request yet
+			// (its mirror lags ours by milliseconds): try once more.
+			select {
+			case <-time.After(pushRetryDelay):
+				err = f.push.PushTo(ctx, c.Address, p)
+			case <-ctx.Done():
+			}
+		}
 		if err == nil {
 			f.stats.pushed.Add(1)
 			return
@@ -206,6 +216,15 @@ func (f *Factory) pushAsync(c *tuplebroker.Courier, req *tuplebroker.Request) {
 			f.cfg.Logger.Info("factory: push failed, job left to pull", "guid", req.GUID, "agent", c.Agent, "err", err)
 		}
 	}()
+}
+
+// pushRetryDelay is the pause before a failed push is tried again.
+const pushRetryDelay = 200 * time.Millisecond
+
+// queued reports whether the request is in the space and no agent holds it.
+func (f *Factory) queued(guid string) bool {
+	t := f.lookup(guid)
+	return t.request != nil && !t.claimed
 }
 
 // unreserve rewrites the request with no PushedTo, in a transaction, and

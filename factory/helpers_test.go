@@ -177,6 +177,7 @@ func (p *pool) startAgent(ctx context.Context, cfg sim.Config, o agentOpts) (*si
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	sp, names, b := p.open()
 	acfg := agents.DefaultConfig()
 	acfg.Name = cfg.Name
@@ -203,7 +204,7 @@ func (p *pool) startAgent(ctx context.Context, cfg sim.Config, o agentOpts) (*si
 		a.Run(ctx)
 		srv.Stop()
 	}()
-	p.t.Cleanup(func() { <-done })
+	p.t.Cleanup(func() { cancel(); <-done })
 	p.eventually("advert of "+cfg.Name, func() bool {
 		ads, err := agents.Adverts(ctx, p.names)
 		if err != nil {
@@ -272,15 +273,17 @@ func (p *pool) startManager(handle string) *testManager {
 	p.t.Helper()
 	sp, _, b := p.open()
 	m := &testManager{handle: handle, sp: sp, b: b, last: map[string]tuplebroker.Job{}}
-	srv, err := b.ServeManager(p.serveContext(p.ctx), handle, m)
+	ctx, cancel := context.WithCancel(p.ctx)
+	srv, err := b.ServeManager(p.serveContext(ctx), handle, m)
 	if err != nil {
+		cancel()
 		p.t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); m.host(p.ctx) }()
-	go func() { defer wg.Done(); m.watch(p.ctx) }()
-	p.t.Cleanup(func() { srv.Stop(); wg.Wait() })
+	go func() { defer wg.Done(); m.host(ctx) }()
+	go func() { defer wg.Done(); m.watch(ctx) }()
+	p.t.Cleanup(func() { cancel(); srv.Stop(); wg.Wait() })
 	return m
 }
 

@@ -2,26 +2,28 @@ package jobmanager
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"tuplebroker"
 	"tuplebroker/space"
 )
 
-// finalBatch bounds the Responses rewritten in one transaction.
-const finalBatch = 32
-
 // finalLoop records each ended job's outcome in its Response (Final), so
 // that a node hosting it later — after this node died, or after a backend
 // that forgets ended jobs restarted — answers with the outcome instead of
-// asking a backend that no longer knows the job.
+// asking a backend that no longer knows the job. Each is one compare-and-set
+// of the Response at the revision this node last saw.
 func (n *Node) finalLoop(ctx context.Context) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			// Record what ended just before the stop: a node restarting
+			// must not find Finished jobs with no outcome.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			n.flushFinals(fctx)
+			cancel()
 			return
 		case <-t.C:
 		}
@@ -30,10 +32,14 @@ func (n *Node) finalLoop(ctx context.Context) {
 		n.finals = nil
 		n.mu.Unlock()
 		var again []*hosted
-		for len(due) > 0 {
-			k := min(len(due), finalBatch)
-			again = append(again, n.recordFinal(ctx, due[:k])...)
-			due = due[k:]
+		for _, h := range due {
+			if ctx.Err() != nil {
+				again = append(again, h)
+				continue
+			}
+			if !n.recordFinal(ctx, h) {
+				again = append(again, h)
+			}
 		}
 		if len(again) > 0 {
 			n.mu.Lock()
@@ -43,54 +49,48 @@ func (n *Node) finalLoop(ctx context.Context) {
 	}
 }
 
-// recordFinal rewrites the Responses of hs with their final job state in one
-// transaction; it returns the ones to try again.
-func (n *Node) recordFinal(ctx context.Context, hs []*hosted) []*hosted {
-	tx, err := n.sp.Begin(ctx, n.cfg.TxnLease)
-	if err != nil {
+// recordFinal writes h's final job state into its Response; false means
+// try again later (the Response is busy: claimed, or changing).
+func (n *Node) recordFinal(ctx context.Context, h *hosted) bool {
+	n.mu.Lock()
+	j, ours := cloneJob(h.job), n.jobs[h.job.ID] == h
+	n.mu.Unlock()
+	if !ours {
+		return true // retired or moved meanwhile
+	}
+	e, ok := n.sp.Lookup(h.key)
+	if !ok {
+		return true // retired
+	}
+	r, isResp := e.Tuple.(*tuplebroker.Response)
+	switch {
+	case !isResp || r.Manager != n.cfg.Handle:
+		return true // moved to another node: its business now
+	case e.ClaimedBy != "":
+		return false
+	}
+	p := *r
+	j.Manager = ""
+	p.Final = &j
+	if _, err := n.sp.Update(ctx, e.Lease(), &p, space.Forever); err != nil {
 		if ctx.Err() == nil {
-			n.log.Warn("jobmanager: recording final states", "err", err)
+			n.log.Debug("jobmanager: recording final state", "job", j.ID, "err", err)
 		}
-		return hs
+		return false
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.TxnLease)
-	defer cancel()
-	var again []*hosted
-	wrote := 0
-	for _, h := range hs {
-		n.mu.Lock()
-		j, ours := cloneJob(h.job), n.jobs[h.job.ID] == h
-		n.mu.Unlock()
-		if !ours {
-			continue // retired or moved meanwhile
+	return true
+}
+
+// flushFinals records every pending final state once.
+func (n *Node) flushFinals(ctx context.Context) {
+	n.mu.Lock()
+	due := n.finals
+	n.finals = nil
+	n.mu.Unlock()
+	for _, h := range due {
+		if ctx.Err() != nil {
+			return
 		}
-		t, err := tx.TryTake(ctx, tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(true), GUID: j.ID, Manager: n.cfg.Handle})
-		if errors.Is(err, space.ErrNoMatch) {
-			if e, ok := n.sp.Lookup(h.key); ok && e.ClaimedBy != "" {
-				again = append(again, h) // busy (being retired or moved): later
-			}
-			continue
-		}
-		if err != nil {
-			again = append(again, h)
-			continue
-		}
-		r := *t.(*tuplebroker.Response)
-		j.Manager = ""
-		r.Final = &j
-		if err := tx.Write(&r, space.Forever); err != nil {
-			again = append(again, h)
-			continue
-		}
-		wrote++
+		n.recordFinal(ctx, h)
 	}
-	if wrote == 0 {
-		_ = tx.Abort(fctx)
-		return again
-	}
-	if err := tx.Commit(fctx); err != nil {
-		n.log.Warn("jobmanager: recording final states", "err", err)
-		return hs
-	}
-	return again
 }

@@ -78,8 +78,9 @@ type mirror struct {
 	isReady bool
 	ready   chan struct{}
 
-	waitMu  sync.Mutex
-	waiters map[string]map[*waiter]struct{} // kind → waiters
+	waitMu    sync.Mutex
+	waiters   map[string]map[*waiter]struct{}   // kind → waiters
+	notifiers map[string]map[*notifier]struct{} // kind → Notify streams
 
 	ccMu sync.Mutex
 	cc   jetstream.ConsumeContext
@@ -99,18 +100,19 @@ type mirror struct {
 
 func newMirror(s *Space) *mirror {
 	return &mirror{
-		s:       s,
-		entries: map[string]*entry{},
-		byKind:  map[string]map[string]*entry{},
-		byTok:   map[string][]map[string]map[string]*entry{},
-		txns:    map[string]uint64{},
-		commits: map[string]*committedTxn{},
-		claims:  map[string]map[string]*entry{},
-		tomb:    map[string]uint64{},
-		lost:    map[string]lostMark{},
-		rolling: map[string]bool{},
-		ready:   make(chan struct{}),
-		waiters: map[string]map[*waiter]struct{}{},
+		s:         s,
+		entries:   map[string]*entry{},
+		byKind:    map[string]map[string]*entry{},
+		byTok:     map[string][]map[string]map[string]*entry{},
+		txns:      map[string]uint64{},
+		commits:   map[string]*committedTxn{},
+		claims:    map[string]map[string]*entry{},
+		tomb:      map[string]uint64{},
+		lost:      map[string]lostMark{},
+		rolling:   map[string]bool{},
+		ready:     make(chan struct{}),
+		waiters:   map[string]map[*waiter]struct{}{},
+		notifiers: map[string]map[*notifier]struct{}{},
 	}
 }
 
@@ -339,6 +341,7 @@ func (m *mirror) applyDecoded(key string, rev uint64, removal bool, data []byte,
 		m.del(key)
 		return orphans
 	}
+	prev, had := m.entries[key]
 	e := &entry{key: key, kind: kind, toks: toks, rev: rev, env: env, tuple: tuple}
 	m.put(e)
 	if env.C != "" {
@@ -347,6 +350,11 @@ func (m *mirror) applyDecoded(key string, rev uint64, removal bool, data []byte,
 		}
 	} else if !env.expired(now) {
 		m.wake(e)
+		// A committed write was notified when its commit was applied;
+		// its arrival in the bucket is not a second write.
+		if !had || !prev.pending {
+			m.notify(e)
+		}
 	}
 	return orphans
 }
@@ -394,6 +402,7 @@ func (m *mirror) applyCommitted(rev uint64, rec *txnRecord, now time.Time) {
 		m.put(e)
 		if !env.expired(now) {
 			m.wake(e)
+			m.notify(e)
 		}
 	}
 }

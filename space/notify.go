@@ -2,71 +2,81 @@ package space
 
 import (
 	"context"
-	"fmt"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
+	"sync/atomic"
 
 	"tuplebroker"
 )
 
+// notifyBuffer is how many notifications a Notify stream holds for a slow
+// reader before it drops (and counts) further ones.
+const notifyBuffer = 4096
+
+// notifier is one Notify stream, fed by the mirror.
+type notifier struct {
+	kind    string
+	toks    []string
+	tmpl    tuplebroker.Template
+	ch      chan tuplebroker.Tuple
+	dropped atomic.Int64
+}
+
 // Notify streams the tuples matching tmpl that are written from now on, until
 // ctx ends (the channel is then closed). Tuples put back by an aborted or
-// expired transaction are written again and so are notified again. Only
-// tuples are delivered, never removals or claims. A slow reader slows its own
-// stream (the server buffers), nobody else's.
+// expired transaction, and tuples rewritten (renewed, updated), are written
+// again and so are notified again; a transaction's writes are notified once,
+// when it commits. Only tuples are delivered, never removals or claims.
+//
+// Notify is served from this Space's mirror, which sees every change to the
+// bucket: it costs no server round trip and no consumer, so a caller may
+// open one per request. A reader that falls notifyBuffer tuples behind
+// loses the excess (logged); use Entries or TryRead to catch up.
 func (s *Space) Notify(ctx context.Context, tmpl tuplebroker.Template) (<-chan tuplebroker.Tuple, error) {
 	if err := s.check(tmpl); err != nil {
 		return nil, err
 	}
-	// Start right after the stream's current last message, not at "new":
-	// the server-side consumer may be created after Notify returns, and a
-	// write in between must still be delivered.
-	ictx, cancel := s.opContext(ctx)
-	info, err := s.stream.Info(ictx)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("notify %s: %w", templateFilter(tmpl), err)
+	if err := s.live(); err != nil {
+		return nil, err
 	}
-	cons, err := s.js.OrderedConsumer(ctx, "KV_"+s.cfg.Bucket, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{s.prefix + templateFilter(tmpl)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    info.State.LastSeq + 1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("notify %s: %w", templateFilter(tmpl), err)
+	n := &notifier{kind: string(tmpl.Kind()), toks: templateTokens(tmpl), tmpl: tmpl, ch: make(chan tuplebroker.Tuple, notifyBuffer)}
+	m := s.mirror
+	m.waitMu.Lock()
+	set := m.notifiers[n.kind]
+	if set == nil {
+		set = map[*notifier]struct{}{}
+		m.notifiers[n.kind] = set
 	}
-	out := make(chan tuplebroker.Tuple, 64)
-	done := make(chan struct{})
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		if isRemoval(msg.Headers()) {
-			return
-		}
-		env, t, err := decodeEnvelope(msg.Data())
-		if err != nil {
-			s.log.Error("notify: skipping corrupt tuple", "subject", msg.Subject(), "err", err)
-			return
-		}
-		if env.C != "" || env.expired(time.Now()) || !tmpl.Match(t) {
-			return
-		}
-		select {
-		case out <- t:
-		case <-done:
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("notify %s: %w", templateFilter(tmpl), err)
-	}
+	set[n] = struct{}{}
+	m.waitMu.Unlock()
 	go func() {
 		select {
 		case <-ctx.Done():
 		case <-s.closed:
 		}
-		close(done)
-		cc.Drain()
-		<-cc.Closed()
-		close(out)
+		m.waitMu.Lock()
+		delete(m.notifiers[n.kind], n)
+		m.waitMu.Unlock()
+		// No sender holds n after its removal (senders hold waitMu).
+		close(n.ch)
+		if d := n.dropped.Load(); d > 0 {
+			s.log.Warn("notify: a slow reader lost notifications", "template", templateFilter(tmpl), "dropped", d)
+		}
 	}()
-	return out, nil
+	return n.ch, nil
+}
+
+// notify delivers a newly visible entry to the matching Notify streams; it
+// never blocks.
+func (m *mirror) notify(e *entry) {
+	m.waitMu.Lock()
+	defer m.waitMu.Unlock()
+	for n := range m.notifiers[e.kind] {
+		if !tokensMatch(n.toks, e.toks) || !n.tmpl.Match(e.tuple) {
+			continue
+		}
+		select {
+		case n.ch <- cloneTuple(e.tuple):
+		default:
+			n.dropped.Add(1)
+		}
+	}
 }

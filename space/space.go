@@ -236,6 +236,14 @@ type Lease struct {
 	tuple    tuplebroker.Tuple
 }
 
+// Lease returns a handle on the entry's tuple at its revision, for Update,
+// Renew or Cancel: each is a compare-and-set on that revision, so it fails
+// with ErrConflict (or ErrLeaseExpired) if the tuple changed since, was
+// taken, or is claimed by a transaction.
+func (e Entry) Lease() Lease {
+	return Lease{Key: e.Key, Revision: e.Revision, Expires: e.Expires, tuple: e.Tuple}
+}
+
 // Entry is a stored tuple as the mirror sees it, for inspection.
 type Entry struct {
 	Key      string

@@ -63,6 +63,8 @@ object). The exit status is 1 if any POST failed.`,
 			&cli.StringFlag{Name: "jsdl", Usage: "submit this JSDL file (- for stdin)", DefaultText: "a built-in document running /bin/true"},
 			&cli.IntFlag{Name: "priority", Usage: "priority of the jobs, -1000..1000"},
 			&cli.DurationFlag{Name: "wait", Usage: "the wait= of each POST: how long a factory may hold it for a 201", Value: submitWait},
+			&cli.Float64Flag{Name: "rate", Usage: "submit at this many jobs/s in all (open loop, paced); 0: as fast as the concurrency allows"},
+			&cli.StringFlag{Name: "kv-baseline", Usage: "NATS URL of the pool: also measure raw JetStream KV puts there (file storage, same server) in the same run, as the baseline the jobs/s is compared with"},
 			&cli.BoolFlag{Name: "resolve", Usage: "after the run, GET each job answered without a backend once, to count it under the backend it has by then"},
 		),
 		Action: runBench,
@@ -80,6 +82,8 @@ type benchConfig struct {
 	Priority    *int
 	Wait        time.Duration
 	Resolve     bool
+	// Rate paces the submissions (jobs/s in all); 0: unpaced.
+	Rate float64
 	// Progress gets the progress line; nil: none.
 	Progress io.Writer
 }
@@ -113,6 +117,8 @@ type benchReport struct {
 	Status         map[string]int `json:"status"`   // "201", "202", "503"..., "error": no answer
 	Backends       map[string]int `json:"backends"` // "(none)": not yet on a backend
 	Resolved       int            `json:"resolved,omitempty"`
+	Rate           float64        `json:"rate,omitempty"`
+	KV             *kvBaseline    `json:"kv_baseline,omitempty"`
 	ErrorSamples   []string       `json:"error_samples,omitempty"`
 }
 
@@ -135,7 +141,14 @@ func runBench(c *cli.Context) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	cfg.Progress = c.App.ErrWriter
+	var kv *kvBaseline
+	if u := c.String("kv-baseline"); u != "" {
+		if kv, err = measureKV(c.Context, u); err != nil {
+			return fmt.Errorf("bench: --kv-baseline: %w", err)
+		}
+	}
 	rep := runBenchmark(c.Context, cfg)
+	rep.KV = kv
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
 		if err := enc.Encode(rep); err != nil {
@@ -154,8 +167,10 @@ func runBench(c *cli.Context) error {
 }
 
 func benchConfigFrom(c *cli.Context) (benchConfig, error) {
-	cfg := benchConfig{Jobs: c.Int("jobs"), Concurrency: c.Int("concurrency"), Wait: c.Duration("wait"), Resolve: c.Bool("resolve")}
+	cfg := benchConfig{Jobs: c.Int("jobs"), Concurrency: c.Int("concurrency"), Wait: c.Duration("wait"), Resolve: c.Bool("resolve"), Rate: c.Float64("rate")}
 	switch {
+	case cfg.Rate < 0:
+		return cfg, fmt.Errorf("--rate %v: want 0 or more", cfg.Rate)
 	case cfg.Jobs < 1:
 		return cfg, fmt.Errorf("--jobs %d: want at least 1", cfg.Jobs)
 	case cfg.Concurrency < 1:
@@ -218,6 +233,14 @@ func runBenchmark(ctx context.Context, cfg benchConfig) benchReport {
 				if i >= cfg.Jobs || ctx.Err() != nil {
 					return
 				}
+				if cfg.Rate > 0 { // job i is due at start + i/rate
+					due := start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+					select {
+					case <-time.After(time.Until(due)):
+					case <-ctx.Done():
+						return
+					}
+				}
 				r := postOnce(ctx, cfg.Targets[i%len(cfg.Targets)], q, hdr, cfg.Body, cfg.Wait)
 				if !r.Done {
 					return // interrupted
@@ -237,7 +260,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig) benchReport {
 	stopProgress()
 
 	rep := summarize(results, elapsed)
-	rep.Jobs, rep.Concurrency = cfg.Jobs, cfg.Concurrency
+	rep.Jobs, rep.Concurrency, rep.Rate = cfg.Jobs, cfg.Concurrency, cfg.Rate
 	rep.Interrupted = ctx.Err() != nil && rep.Sent < cfg.Jobs
 	for _, t := range cfg.Targets {
 		rep.URLs = append(rep.URLs, t.base.Redacted())
@@ -458,7 +481,14 @@ func writeBenchReport(w io.Writer, rep benchReport) error {
 	row("accepted", rep.Accepted)
 	row("errors", rep.Errors)
 	row("elapsed", roundDuration(time.Duration(rep.ElapsedSeconds*1e9)))
+	if rep.Rate > 0 {
+		row("paced at", strconv.FormatFloat(rep.Rate, 'f', 1, 64), " jobs/s")
+	}
 	row("jobs/s", strconv.FormatFloat(rep.JobsPerSecond, 'f', 1, 64))
+	if kv := rep.KV; kv != nil {
+		row("raw KV put/s", fmt.Sprintf("%.0f (1 in flight), %.0f (8 in flight)", kv.Seq, kv.Par8))
+		row("jobs/s ÷ KV put/s", fmt.Sprintf("%.3f (1 in flight), %.3f (8 in flight)", rep.JobsPerSecond/kv.Seq, rep.JobsPerSecond/kv.Par8))
+	}
 	if rep.Accepted > 0 {
 		row("latency p50", dur(rep.LatencyMS.P50))
 		row("latency p90", dur(rep.LatencyMS.P90))

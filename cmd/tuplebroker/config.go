@@ -196,12 +196,15 @@ func (t throttleConfig) build() (strategies.Throttle, error) {
 	if burst == 0 {
 		burst = 16
 	}
-	cfg.Fixed = strategies.FixedConfig{Rate: orF(t.Rate, 100), Burst: burst}
-	cfg.Adaptive.InitialRate = orF(t.Rate, 20)
-	cfg.Adaptive.MinRate = orF(t.MinRate, 1)
-	cfg.Adaptive.MaxRate = orF(t.MaxRate, 5000)
-	cfg.Adaptive.Burst = burst
-	cfg.Adaptive.IncreaseStep = max(cfg.Adaptive.InitialRate/4, 1)
+	if name == "fixed" {
+		cfg.Fixed = strategies.FixedConfig{Rate: orF(t.Rate, 100), Burst: burst}
+	} else {
+		cfg.Adaptive.InitialRate = orF(t.Rate, 20)
+		cfg.Adaptive.MinRate = orF(t.MinRate, 1)
+		cfg.Adaptive.MaxRate = orF(t.MaxRate, 5000)
+		cfg.Adaptive.Burst = burst
+		cfg.Adaptive.IncreaseStep = max(cfg.Adaptive.InitialRate/4, 1)
+	}
 	th, err := strategies.NewThrottle(name, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("throttle: %w", err)

