@@ -18,7 +18,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if os.Getenv("GOGC") == "" {
 		// The broker allocates many short-lived tuples; collecting less
-		// often trades some memory for a measured ~10% less CPU per job.
+		// often trades some memory for CPU (override with GOGC).
 		debug.SetGCPercent(400)
 	}
 	app := newApp(os.Stdout, os.Stderr)
