@@ -37,7 +37,9 @@ func covers(c *tuplebroker.Courier, reqs []string) bool {
 	return true
 }
 
-func usable(c *tuplebroker.Courier, now time.Time) bool { return c.Expires.After(now.Add(courierMargin)) }
+func usable(c *tuplebroker.Courier, now time.Time) bool {
+	return c.Expires.After(now.Add(courierMargin))
+}
 
 // pruneLocked drops held couriers about to expire; cour.mu is held. Their
 // slots go back to their agents when they expire.
@@ -139,6 +141,9 @@ func (f *Factory) release(ctx context.Context, c *tuplebroker.Courier) {
 // rebalance keeps keep couriers: it releases the surplus and takes more
 // from the space while free ones remain.
 func (f *Factory) rebalance(ctx context.Context, keep int) {
+	if f.closed.Load() {
+		keep = 0 // Close has released (or is releasing) the couriers
+	}
 	p := &f.cour
 	p.mu.Lock()
 	p.pruneLocked(time.Now())
@@ -187,10 +192,8 @@ func (f *Factory) releaseAll(ctx context.Context) {
 // submitted the job, which the POST does not wait for. A failed push
 // un-reserves the request so that any agent may pull it.
 func (f *Factory) pushAsync(c *tuplebroker.Courier, req *tuplebroker.Request) {
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		class := req.Requirements.Class()
+	class := req.Requirements.Class()
+	started := f.background(func() {
 		ctx, cancel := context.WithTimeout(f.ctx, f.cfg.PushTimeout)
 		defer cancel()
 		p := bus.Push{GUID: req.GUID, Class: class, Slot: c.Slot}
@@ -215,7 +218,13 @@ func (f *Factory) pushAsync(c *tuplebroker.Courier, req *tuplebroker.Request) {
 			f.notePushFailure()
 			f.cfg.Logger.Info("factory: push failed, job left to pull", "guid", req.GUID, "agent", c.Agent, "err", err)
 		}
-	}()
+	})
+	if !started { // closing: leave the job to pull, the courier to its agent
+		f.unreserve(req.GUID, class)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		f.release(ctx, c)
+	}
 }
 
 // pushRetryDelay is the pause before a failed push is tried again.

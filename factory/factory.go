@@ -39,6 +39,7 @@ type Factory struct {
 
 	ctx    context.Context // ends at Close: background pushes
 	cancel context.CancelFunc
+	bgMu   sync.Mutex // orders background starts with Close
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
@@ -137,7 +138,10 @@ func (f *Factory) notAllowed(allow string) http.Handler {
 // holds: each is written back to the space with the lease it has left.
 // Close does not close the space.
 func (f *Factory) Close() error {
-	if !f.closed.CompareAndSwap(false, true) {
+	f.bgMu.Lock()
+	first := f.closed.CompareAndSwap(false, true)
+	f.bgMu.Unlock()
+	if !first {
 		return nil
 	}
 	f.cancel()
@@ -146,6 +150,22 @@ func (f *Factory) Close() error {
 	defer cancel()
 	f.releaseAll(ctx)
 	return nil
+}
+
+// background runs fn in a goroutine Close waits for, unless the factory is
+// closed (then it reports false and runs nothing).
+func (f *Factory) background(fn func()) bool {
+	f.bgMu.Lock()
+	defer f.bgMu.Unlock()
+	if f.closed.Load() {
+		return false
+	}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		fn()
+	}()
+	return true
 }
 
 // Stats are a factory's running totals.

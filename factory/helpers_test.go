@@ -245,11 +245,15 @@ func (p *pool) spaceJobs() (reqs, resps []space.Entry) {
 	return p.sp.Entries(tuplebroker.RequestTemplate{}), p.sp.Entries(tuplebroker.ResponseTemplate{})
 }
 
-func (p *pool) assertNoJobs(what string) {
+// assertNoJobs checks that neither the factory's view of the space (which
+// holds its own writes at once) nor the test's holds a request or response.
+func (p *pool) assertNoJobs(f *fac, what string) {
 	p.t.Helper()
-	reqs, resps := p.spaceJobs()
-	if len(reqs)+len(resps) != 0 {
-		p.t.Errorf("%s: the space holds %d requests and %d responses, want none", what, len(reqs), len(resps))
+	for _, sp := range []*space.Space{f.sp, p.sp} {
+		reqs, resps := sp.Entries(tuplebroker.RequestTemplate{}), sp.Entries(tuplebroker.ResponseTemplate{})
+		if len(reqs)+len(resps) != 0 {
+			p.t.Errorf("%s: the space holds %d requests and %d responses, want none", what, len(reqs), len(resps))
+		}
 	}
 }
 
@@ -545,4 +549,21 @@ func bigDoc(n int) string {
 	}
 	b.WriteString("-->")
 	return b.String()
+}
+
+// guids lists the GUIDs of a backend's submissions.
+func guids(recs []sim.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.GUID
+	}
+	return out
+}
+
+// newHTTPServer serves h until the test ends and returns its URL.
+func newHTTPServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }

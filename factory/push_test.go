@@ -1,7 +1,6 @@
 package factory
 
 import (
-	"log/slog"
 	"context"
 	"net/http"
 	"testing"
@@ -19,7 +18,7 @@ func TestPushThroughCouriersAndFallBackToPull(t *testing.T) {
 	// none for 1000 s: what it runs after that came by push.
 	beA, _ := p.startAgent(p.ctx, fastSim("simA", 0), agentOpts{couriers: 2, courierLease: 30 * time.Second, slowPull: true})
 	p.startManager("m1")
-	f := p.newFactory("f1", func(c *Config) { c.Strategy = hybrid(t, 0); c.Logger = slog.Default() })
+	f := p.newFactory("f1", func(c *Config) { c.Strategy = hybrid(t, 0) })
 	couriers := func() int { return len(p.sp.Entries(tuplebroker.CourierTemplate{})) }
 
 	// A priority-0 job is pulled (and uses up a's one pull).
@@ -47,7 +46,7 @@ func TestPushThroughCouriersAndFallBackToPull(t *testing.T) {
 
 	// A greedy factory takes both couriers with its next job (a pull: it
 	// stays queued, nobody may pull now).
-	greedy := p.newFactory("f2", func(c *Config) { c.Strategy = hybrid(t, 2); c.Logger = slog.Default() })
+	greedy := p.newFactory("f2", func(c *Config) { c.Strategy = hybrid(t, 2) })
 	if r := greedy.submit(t, aliceToken, echoJSDL("queued"), "?wait=0", nil); r.status != http.StatusAccepted {
 		t.Fatalf("greedy factory's job: %d %s", r.status, r.body)
 	}
@@ -91,7 +90,7 @@ func TestFailedPushLeavesJobToPull(t *testing.T) {
 	}
 	p.startAgent(p.ctx, fastSim("simB", 0), agentOpts{})
 	p.startManager("m1")
-	f := p.newFactory("f1", func(c *Config) { c.Strategy = hybrid(t, 0); c.Logger = slog.Default() })
+	f := p.newFactory("f1", func(c *Config) { c.Strategy = hybrid(t, 0) })
 
 	r := f.submit(t, aliceToken, helloJSDL, "?wait=5s", map[string]string{"Priority": "9"})
 	if r.status != http.StatusCreated {

@@ -77,7 +77,7 @@ func TestRejectsBadInput(t *testing.T) {
 			if r.header.Get("Location") != "" {
 				t.Errorf("a rejection with Location %q", r.header.Get("Location"))
 			}
-			p.assertNoJobs(tc.name)
+			p.assertNoJobs(f, tc.name)
 		})
 	}
 
@@ -99,7 +99,7 @@ func TestRejectsBadInput(t *testing.T) {
 		if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength > 0 {
 			t.Fatalf("status %d (content length %d), want 413 for a chunked body", resp.StatusCode, req.ContentLength)
 		}
-		p.assertNoJobs("chunked")
+		p.assertNoJobs(f, "chunked")
 	})
 
 	// Control characters never reach the space (sent in-process: a real
@@ -123,7 +123,7 @@ func TestRejectsBadInput(t *testing.T) {
 			t.Errorf("the problem echoes the raw header: %s", r.body)
 		}
 	}
-	p.assertNoJobs("control characters")
+	p.assertNoJobs(f, "control characters")
 
 	// Bad job ids and queries.
 	for _, c := range []struct{ url, slug string }{

@@ -145,8 +145,7 @@ func TestOwnerOnly(t *testing.T) {
 			}
 		}
 	}
-	reqs, _ := p.spaceJobs()
-	if len(reqs) != 1 {
+	if reqs := f.sp.Entries(tuplebroker.RequestTemplate{}); len(reqs) != 1 {
 		t.Errorf("%d requests in the space, want alice's one", len(reqs))
 	}
 	if got := f.Stats().Rejected["unauthorized"]; got != 8 {

@@ -82,8 +82,9 @@ type mirror struct {
 	waiters   map[string]map[*waiter]struct{}   // kind → waiters
 	notifiers map[string]map[*notifier]struct{} // kind → Notify streams
 
-	ccMu sync.Mutex
-	cc   jetstream.ConsumeContext
+	ccMu   sync.Mutex
+	it     jetstream.MessagesContext
+	itDone chan struct{}
 
 	// cmu serialises the consumer callback with a consumer restart.
 	cmu sync.Mutex
@@ -127,7 +128,11 @@ func (m *mirror) start(ctx context.Context) error {
 	return m.consume(ctx, jetstream.DeliverLastPerSubjectPolicy, 0)
 }
 
-// consume (re)starts the ordered consumer that feeds the mirror.
+// consume (re)starts the ordered consumer that feeds the mirror. Messages
+// are pulled one at a time by a single goroutine (the ordered consumer's
+// iterator resets itself inside Next), so the mirror applies them strictly
+// in stream order: with a callback, a message in flight during a consumer
+// reset could be applied after its successors.
 func (m *mirror) consume(ctx context.Context, policy jetstream.DeliverPolicy, from uint64) error {
 	cons, err := m.s.js.OrderedConsumer(ctx, "KV_"+m.s.cfg.Bucket, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{m.s.prefix + ">"},
@@ -137,25 +142,46 @@ func (m *mirror) consume(ctx context.Context, policy jetstream.DeliverPolicy, fr
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(m.onMsg, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if !errors.Is(err, jetstream.ErrConsumerDeleted) {
-			m.s.log.Debug("mirror consumer", "err", err)
-		}
-	}))
+	it, err := cons.Messages()
 	if err != nil {
 		return err
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				m.s.log.Debug("mirror consumer", "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				continue
+			}
+			m.onMsg(msg)
+		}
+	}()
 	m.ccMu.Lock()
-	m.cc = cc
+	m.it, m.itDone = it, done
 	m.ccMu.Unlock()
 	return nil
 }
 
+// stop stops the consumer and waits until its goroutine has applied its
+// last message.
 func (m *mirror) stop() {
 	m.ccMu.Lock()
-	defer m.ccMu.Unlock()
-	if m.cc != nil {
-		m.cc.Stop()
+	it, done := m.it, m.itDone
+	m.it, m.itDone = nil, nil
+	m.ccMu.Unlock()
+	if it != nil {
+		it.Stop()
+		<-done
 	}
 }
 

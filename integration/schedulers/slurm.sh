@@ -169,6 +169,7 @@ SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 MinJobAge=3600
+EnforcePartLimits=ALL
 KillWait=5
 ReturnToService=2
 JobAcctGatherType=jobacct_gather/none
@@ -234,7 +235,7 @@ wait_ready() {
 	local c=$1 name=$2 deadline id state
 	deadline=$((SECONDS + READY_TIMEOUT))
 	export SLURM_CONF=$c/slurm.conf
-	until id=$(sbatch --parsable -J tuplebroker-ready -o /dev/null -e /dev/null --wrap=true 2>/dev/null); do
+	until id=$(sbatch --parsable -J tuplebroker-ready -D / -o /dev/null -e /dev/null --wrap=true 2>/dev/null); do
 		((SECONDS < deadline)) || fail_ready "$c" "$name" "sbatch still fails"
 		sleep 0.1
 	done

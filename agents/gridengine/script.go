@@ -1,0 +1,528 @@
+package gridengine
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/user"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"tuplebroker/agents"
+	"tuplebroker/jsdl"
+)
+
+// namePrefix starts every job name: Grid Engine refuses names starting with
+// a digit, as a UUID may.
+const namePrefix = "tb-"
+
+// JobName returns the Grid Engine job name of the job with the given GUID.
+func JobName(guid string) string { return namePrefix + guid }
+
+// validGUID: a GUID becomes part of the job name, which Grid Engine parses
+// (no '/', ':', '@', '\\', '*', '?', whitespace) and which qacct would take
+// for a job number if it were all digits.
+var validGUID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$`)
+
+// validHost is a host name that is safe inside a "-l h=a|b" request.
+var validHost = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$`)
+
+// submission is a job translated for qsub: its name, its options (argv,
+// never through a shell) and its job script.
+type submission struct {
+	name   string
+	args   []string
+	script string
+}
+
+// translator turns JSDL documents into submissions; it is a pure function
+// of the configuration and the job.
+type translator struct {
+	queue, pe, exclusive string
+	maxSlots             int
+	maxMemory            uint64
+	spmd                 map[string][]string
+	caps                 map[string]bool
+	capabilities         []string
+	workDir              string
+	id                   identity
+}
+
+// rejectf returns an error wrapping agents.ErrRejected.
+func rejectf(format string, args ...any) error {
+	return fmt.Errorf("gridengine: %w: %s", agents.ErrRejected, fmt.Sprintf(format, args...))
+}
+
+// quote single-quotes s for sh: every byte but NUL stands for itself
+// between single quotes, and a quote is written as '\''.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// app is the part of an application the translation uses.
+type app struct {
+	exe                 jsdl.FileName
+	args                []jsdl.Argument
+	in, out, errf, wd   jsdl.FileName
+	env                 []jsdl.Environment
+	limits              *jsdl.POSIXApplication // nil for HPC Profile
+	userName, groupName string
+	spmd                *jsdl.SPMDApplication
+}
+
+// translate checks that the job can run on this backend and translates it.
+// Its errors wrap agents.ErrRejected.
+func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submission, error) {
+	if !validGUID.MatchString(guid) {
+		return nil, rejectf("GUID %q cannot name a Grid Engine job", guid)
+	}
+	if def == nil {
+		return nil, rejectf("job has no definition")
+	}
+	desc := &def.JobDescription
+	a, err := pickApp(def)
+	if err != nil {
+		return nil, err
+	}
+	if len(desc.DataStaging) > 0 {
+		return nil, rejectf("job has %d DataStaging element(s); the Grid Engine backend cannot stage files", len(desc.DataStaging))
+	}
+	for _, req := range def.Requirements() {
+		k, v, _ := strings.Cut(req, "=")
+		switch k {
+		case "os", "arch":
+			if !t.caps[req] {
+				return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(t.capList(k), ", "))
+			}
+		case "exclusive":
+			if v == "true" && (t.exclusive == NoExclusive || !t.caps[req]) {
+				return nil, rejectf("job requires exclusive execution, which this backend does not offer")
+			}
+		case "spmd":
+			if t.spmd[v] == nil {
+				return nil, rejectf("SPMD variation %q is not supported by this backend", v)
+			}
+		}
+	}
+	if err := t.checkIdentity(a.userName, a.groupName); err != nil {
+		return nil, err
+	}
+	s := &submission{name: JobName(guid)}
+	s.args = []string{
+		"-N", s.name,
+		"-C", "", // never scan the script for #$ directives
+		"-S", "/bin/sh",
+		"-r", "n", // never rerun: a job runs at most once
+		"-m", "n",
+		"-j", "n",
+		"-o", "/dev/null", "-e", "/dev/null", // streams are redirected in the script
+	}
+	if t.queue != "" {
+		s.args = append(s.args, "-q", t.queue)
+	}
+	res, slots, err := t.resources(desc.Resources, a)
+	if err != nil {
+		return nil, err
+	}
+	if slots > 1 {
+		if t.pe == "" {
+			return nil, rejectf("job needs %d CPUs; this backend runs single-CPU jobs only (no parallel environment configured)", slots)
+		}
+		s.args = append(s.args, "-pe", t.pe, strconv.Itoa(slots))
+	}
+	if len(res) > 0 {
+		s.args = append(s.args, "-l", strings.Join(res, ","))
+	}
+	s.script, err = t.script(s.name, desc.Resources, a, slots)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// resources returns the "-l" requests and the slot count of a job.
+func (t *translator) resources(r *jsdl.Resources, a *app) (res []string, slots int, err error) {
+	if p := a.limits; p != nil {
+		for _, l := range []struct {
+			v    *uint64
+			name string
+		}{
+			{p.WallTimeLimit, "h_rt"}, {p.CPUTimeLimit, "h_cpu"},
+			{p.VirtualMemoryLimit, "h_vmem"}, {p.MemoryLimit, "h_rss"},
+			{p.FileSizeLimit, "h_fsize"}, {p.CoreDumpLimit, "h_core"},
+			{p.DataSegmentLimit, "h_data"}, {p.StackSizeLimit, "h_stack"},
+		} {
+			if l.v != nil {
+				res = append(res, l.name+"="+strconv.FormatUint(*l.v, 10))
+			}
+		}
+	}
+	slots = 1
+	if r != nil {
+		for _, c := range []struct {
+			rv   *jsdl.RangeValue
+			what string
+		}{{r.TotalCPUCount, "TotalCPUCount"}, {r.IndividualCPUCount, "IndividualCPUCount"}} {
+			if c.rv.IsEmpty() {
+				continue
+			}
+			n, err := count(c.rv, c.what)
+			if err != nil {
+				return nil, 0, err
+			}
+			slots = max(slots, n)
+		}
+		if !r.TotalResourceCount.IsEmpty() {
+			n, err := count(r.TotalResourceCount, "TotalResourceCount")
+			if err != nil {
+				return nil, 0, err
+			}
+			if n > 1 {
+				return nil, 0, rejectf("job needs %d hosts; this backend places a job on one host", n)
+			}
+		}
+	}
+	if sp := a.spmd; sp != nil {
+		np := slots
+		if sp.NumberOfProcesses != nil && !sp.NumberOfProcesses.ActualTotalCPUCount {
+			np = clampInt(sp.NumberOfProcesses.Value)
+		}
+		tpp := 1
+		if sp.ThreadsPerProcess != nil && !sp.ThreadsPerProcess.ActualIndividualCPUCount {
+			tpp = clampInt(sp.ThreadsPerProcess.Value)
+		}
+		slots = max(slots, clampInt(uint64(np)*uint64(tpp)))
+	}
+	if slots > maxSlotsEver {
+		return nil, 0, rejectf("job needs more than %d slots", maxSlotsEver)
+	}
+	if t.maxSlots > 0 && slots > t.maxSlots {
+		return nil, 0, rejectf("job needs %d slots; a host of this backend has at most %d", slots, t.maxSlots)
+	}
+	if r != nil {
+		var mem uint64
+		for _, m := range []struct {
+			rv   *jsdl.RangeValue
+			what string
+		}{{r.TotalPhysicalMemory, "TotalPhysicalMemory"}, {r.IndividualPhysicalMemory, "IndividualPhysicalMemory"}} {
+			if m.rv.IsEmpty() {
+				continue
+			}
+			v, ok := m.rv.Min()
+			if !ok || v >= math.MaxUint64/2 {
+				return nil, 0, rejectf("%s cannot be satisfied", m.what)
+			}
+			mem = max(mem, uint64(math.Ceil(v)))
+		}
+		if t.maxMemory > 0 && mem > t.maxMemory {
+			return nil, 0, rejectf("job needs %d bytes of memory; a host of this backend has at most %d", mem, t.maxMemory)
+		}
+		if mem > 0 {
+			res = append(res, "mem_free="+strconv.FormatUint(mem, 10))
+		}
+		if r.ExclusiveExecution != nil && *r.ExclusiveExecution {
+			res = append(res, t.exclusive+"=true")
+		}
+		if len(r.CandidateHosts) > 0 {
+			for _, h := range r.CandidateHosts {
+				if !validHost.MatchString(h) {
+					return nil, 0, rejectf("candidate host %q is not a host name", h)
+				}
+			}
+			res = append(res, "h="+strings.Join(r.CandidateHosts, "|"))
+		}
+	}
+	return res, slots, nil
+}
+
+// maxSlotsEver bounds slot counts whatever the configuration.
+const maxSlotsEver = 1 << 20
+
+func clampInt(v uint64) int {
+	if v > maxSlotsEver {
+		return maxSlotsEver + 1
+	}
+	return int(v)
+}
+
+// count returns the least whole number satisfying rv.
+func count(rv *jsdl.RangeValue, what string) (int, error) {
+	v, ok := rv.Min()
+	if !ok {
+		return 0, rejectf("%s cannot be satisfied", what)
+	}
+	if v > maxSlotsEver {
+		return maxSlotsEver + 1, nil
+	}
+	return max(int(math.Ceil(v)), 1), nil
+}
+
+// script writes the job script. Every job-supplied string appears in it
+// once, single-quoted; nothing the job supplies is ever a directive, a
+// variable expansion or a command word outside quotes.
+func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (string, error) {
+	fsys := fileSystems(r)
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n")
+	b.WriteString("# Grid Engine job " + name + ", written by tuplebroker (qsub -C '': no directives are read).\n")
+	if t.workDir != "" {
+		b.WriteString("cd -- " + quote(t.workDir) + " || exit 1\n")
+	}
+	if a.wd.Path != "" {
+		wd, err := onFS(fsys, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+		if err != nil {
+			return "", err
+		}
+		if err := noNUL("WorkingDirectory", wd); err != nil {
+			return "", err
+		}
+		b.WriteString("cd -- " + quote(wd) + " || exit 1\n")
+	}
+	seen := make(map[string]bool, len(a.env))
+	for _, e := range a.env {
+		if !validEnvName(e.Name) {
+			return "", rejectf("environment variable name %q is not valid", e.Name)
+		}
+		if seen[e.Name] {
+			return "", rejectf("environment variable %s is set twice", e.Name)
+		}
+		seen[e.Name] = true
+		v, err := onFS(fsys, e.FilesystemName, e.Value, "Environment "+e.Name)
+		if err != nil {
+			return "", err
+		}
+		if err := noNUL("Environment "+e.Name, v); err != nil {
+			return "", err
+		}
+		b.WriteString(e.Name + "=" + quote(v) + "\nexport " + e.Name + "\n")
+	}
+	var redir []string
+	var out string
+	for _, s := range []struct {
+		f    jsdl.FileName
+		what string
+		op   string
+	}{{a.in, "Input", "<"}, {a.out, "Output", ">"}, {a.errf, "Error", "2>"}} {
+		if s.f.Path == "" {
+			continue
+		}
+		p, err := onFS(fsys, s.f.FilesystemName, s.f.Path, s.what)
+		if err != nil {
+			return "", err
+		}
+		if err := noNUL(s.what, p); err != nil {
+			return "", err
+		}
+		switch {
+		case s.what == "Output":
+			out = p
+		case s.what == "Error" && p == out:
+			redir = append(redir, "2>&1")
+			continue
+		}
+		redir = append(redir, s.op+quote(p))
+	}
+	if len(redir) > 0 {
+		b.WriteString("exec " + strings.Join(redir, " ") + "\n")
+	}
+
+	exe, err := onFS(fsys, a.exe.FilesystemName, a.exe.Path, "Executable")
+	if err != nil {
+		return "", err
+	}
+	if err := noNUL("Executable", exe); err != nil {
+		return "", err
+	}
+	var argv []string
+	if a.spmd != nil {
+		for _, w := range t.spmd[a.spmd.SPMDVariation] {
+			argv = append(argv, strings.ReplaceAll(w, "{np}", strconv.Itoa(spmdProcesses(a.spmd, slots))))
+		}
+	}
+	argv = append(argv, exe)
+	for i, arg := range a.args {
+		v, err := onFS(fsys, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		if err != nil {
+			return "", err
+		}
+		if err := noNUL(fmt.Sprintf("Argument[%d]", i+1), v); err != nil {
+			return "", err
+		}
+		argv = append(argv, v)
+	}
+	// dash's exec takes no "--": a command word starting with '-' would be
+	// taken for an option by some shells' exec.
+	if strings.HasPrefix(argv[0], "-") {
+		if !strings.Contains(argv[0], "/") {
+			return "", rejectf("executable %q starts with '-'", argv[0])
+		}
+		argv[0] = "./" + argv[0]
+	}
+	words := make([]string, len(argv))
+	for i, w := range argv {
+		words[i] = quote(w)
+	}
+	b.WriteString("exec " + strings.Join(words, " ") + "\n")
+	return b.String(), nil
+}
+
+// spmdProcesses is the process count of an SPMD application given its slots.
+func spmdProcesses(sp *jsdl.SPMDApplication, slots int) int {
+	if sp.NumberOfProcesses != nil && !sp.NumberOfProcesses.ActualTotalCPUCount {
+		return clampInt(sp.NumberOfProcesses.Value)
+	}
+	return slots
+}
+
+// pickApp returns the application to run, or a rejection.
+func pickApp(def *jsdl.JobDefinition) (*app, error) {
+	ja := &def.JobDescription.Application
+	switch {
+	case ja.SPMD != nil && ja.SPMD.Executable.Path != "":
+		p := &ja.SPMD.POSIXApplication
+		return &app{
+			exe: p.Executable, args: p.Argument,
+			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
+			env: p.Environment, limits: p,
+			userName: p.UserName, groupName: p.GroupName,
+			spmd: ja.SPMD,
+		}, nil
+	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
+		p := ja.POSIX
+		return &app{
+			exe: p.Executable, args: p.Argument,
+			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
+			env: p.Environment, limits: p,
+			userName: p.UserName, groupName: p.GroupName,
+		}, nil
+	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
+		h := ja.HPCProfile
+		return &app{
+			exe: h.Executable, args: h.Argument,
+			in: h.Input, out: h.Output, errf: h.Error, wd: h.WorkingDirectory,
+			env: h.Environment, userName: h.UserName,
+		}, nil
+	case ja.ApplicationName != "":
+		return nil, rejectf("job names application %q but no executable; the Grid Engine backend runs only executables", ja.ApplicationName)
+	default:
+		return nil, rejectf("job has no executable")
+	}
+}
+
+// capList returns the capabilities with key k, for messages.
+func (t *translator) capList(k string) []string {
+	var l []string
+	for _, c := range t.capabilities {
+		if strings.HasPrefix(c, k+"=") {
+			l = append(l, c)
+		}
+	}
+	if len(l) == 0 {
+		l = []string{"no " + k + "= label"}
+	}
+	return l
+}
+
+// identity is the broker process's user: qsub submits as this user, and
+// jobs run as it.
+type identity struct {
+	username string
+	uid      string
+	groups   []string // gids
+}
+
+func currentIdentity() identity {
+	id := identity{uid: strconv.Itoa(os.Getuid())}
+	if u, err := user.Current(); err == nil {
+		id.username = u.Username
+	}
+	id.groups = append(id.groups, strconv.Itoa(os.Getgid()), strconv.Itoa(os.Getegid()))
+	if gs, err := os.Getgroups(); err == nil {
+		for _, g := range gs {
+			id.groups = append(id.groups, strconv.Itoa(g))
+		}
+	}
+	return id
+}
+
+// checkIdentity rejects a job asking to run as another user or group.
+func (t *translator) checkIdentity(userName, groupName string) error {
+	if userName != "" && userName != t.id.username && userName != t.id.uid {
+		return rejectf("job asks to run as user %q; the Grid Engine backend submits jobs only as %q", userName, t.id.username)
+	}
+	if groupName == "" {
+		return nil
+	}
+	gid := groupName
+	if _, err := strconv.Atoi(groupName); err != nil {
+		g, err := user.LookupGroup(groupName)
+		if err != nil {
+			return rejectf("job asks for group %q, which is unknown here", groupName)
+		}
+		gid = g.Gid
+	}
+	for _, g := range t.id.groups {
+		if g == gid {
+			return nil
+		}
+	}
+	return rejectf("job asks for group %q; the Grid Engine backend's user %q is not a member", groupName, t.id.username)
+}
+
+// fileSystems indexes the declared jsdl:FileSystem elements by name.
+func fileSystems(r *jsdl.Resources) map[string]*jsdl.FileSystem {
+	if r == nil {
+		return nil
+	}
+	m := make(map[string]*jsdl.FileSystem, len(r.FileSystem))
+	for i := range r.FileSystem {
+		m[r.FileSystem[i].Name] = &r.FileSystem[i]
+	}
+	return m
+}
+
+// onFS resolves value against the MountPoint of file system name (GFD.56
+// filesystemName): a relative value is prefixed with the mount point, an
+// absolute one is kept. An empty name leaves value unchanged.
+func onFS(fsys map[string]*jsdl.FileSystem, name, value, what string) (string, error) {
+	if name == "" {
+		return value, nil
+	}
+	f, ok := fsys[name]
+	if !ok {
+		return "", rejectf("%s refers to file system %q, which the job does not declare", what, name)
+	}
+	if f.MountPoint == "" {
+		return "", rejectf("%s refers to file system %q, which has no MountPoint; the Grid Engine backend cannot locate it", what, name)
+	}
+	if strings.HasPrefix(value, "/") {
+		return value, nil
+	}
+	if value == "" {
+		return f.MountPoint, nil
+	}
+	return strings.TrimSuffix(f.MountPoint, "/") + "/" + value, nil
+}
+
+func noNUL(what, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return rejectf("%s contains a NUL byte", what)
+	}
+	return nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case i > 0 && r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}

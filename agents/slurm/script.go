@@ -1,0 +1,569 @@
+package slurm
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"tuplebroker/agents"
+	"tuplebroker/jsdl"
+)
+
+// submission is a job translated for sbatch: its options (argv, never
+// parsed by a shell) and its batch script (every user string single-quoted).
+type submission struct {
+	args   []string
+	script []byte
+}
+
+// node is a compute node of the partition, from sinfo.
+type node struct {
+	name, host string
+}
+
+// identity is the user the jobs run as: the broker's own.
+type identity struct {
+	username, uid string
+	gids          []string // primary and supplementary group ids
+}
+
+func currentIdentity() identity {
+	id := identity{uid: strconv.Itoa(os.Getuid())}
+	if u, err := user.Current(); err == nil {
+		id.username = u.Username
+	}
+	id.gids = append(id.gids, strconv.Itoa(os.Getgid()), strconv.Itoa(os.Getegid()))
+	if gs, err := os.Getgroups(); err == nil {
+		for _, g := range gs {
+			id.gids = append(id.gids, strconv.Itoa(g))
+		}
+	}
+	return id
+}
+
+// translator turns JSDL into sbatch options and a batch script. It does no
+// I/O: the partition's nodes are looked up by the caller when a job names
+// CandidateHosts.
+type translator struct {
+	partition string
+	caps      map[string]bool
+	capList   []string
+	root      string // absolute
+	srun      string
+	id        identity
+	// lookupGroup resolves a group name to its id; nil means user.LookupGroup.
+	lookupGroup func(name string) (string, error)
+}
+
+// rejectf returns an error wrapping agents.ErrRejected.
+func rejectf(format string, args ...any) error {
+	return fmt.Errorf("slurm: %w: %s", agents.ErrRejected, fmt.Sprintf(format, args...))
+}
+
+// Limits beyond which a request is unsatisfiable rather than big.
+const (
+	maxCount      = 1 << 24 // CPUs, tasks, nodes
+	maxMiB        = 1 << 40 // memory and disk, in MiB
+	maxWallMinute = 100 * 365 * 24 * 60
+	mib           = 1 << 20
+)
+
+// app is the part of a POSIX, HPC Profile or SPMD application used here.
+type app struct {
+	exe                 jsdl.FileName
+	args                []jsdl.Argument
+	in, out, errf, wd   jsdl.FileName
+	env                 []jsdl.Environment
+	wall                *uint64
+	userName, groupName string
+	spmd                *jsdl.SPMDApplication
+}
+
+func pickApp(def *jsdl.JobDefinition) (*app, error) {
+	ja := &def.JobDescription.Application
+	switch {
+	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
+		p := ja.POSIX
+		return &app{exe: p.Executable, args: p.Argument, in: p.Input, out: p.Output, errf: p.Error,
+			wd: p.WorkingDirectory, env: p.Environment, wall: p.WallTimeLimit,
+			userName: p.UserName, groupName: p.GroupName}, nil
+	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
+		h := ja.HPCProfile
+		return &app{exe: h.Executable, args: h.Argument, in: h.Input, out: h.Output, errf: h.Error,
+			wd: h.WorkingDirectory, env: h.Environment, userName: h.UserName}, nil
+	case ja.SPMD != nil && ja.SPMD.Executable.Path != "":
+		s := ja.SPMD
+		return &app{exe: s.Executable, args: s.Argument, in: s.Input, out: s.Output, errf: s.Error,
+			wd: s.WorkingDirectory, env: s.Environment, wall: s.WallTimeLimit,
+			userName: s.UserName, groupName: s.GroupName, spmd: s}, nil
+	case ja.ApplicationName != "":
+		return nil, rejectf("job names application %q but no executable; the Slurm backend runs only executables", ja.ApplicationName)
+	default:
+		return nil, rejectf("job has no executable")
+	}
+}
+
+// translate checks that the job can run here and translates it. nodes are
+// the partition's nodes, needed only when the job names CandidateHosts.
+// Errors wrap agents.ErrRejected.
+func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []node) (*submission, error) {
+	if !safeToken(guid) {
+		return nil, rejectf("job GUID %q is not a plain name", guid)
+	}
+	if def == nil {
+		return nil, rejectf("job has no definition")
+	}
+	desc := &def.JobDescription
+	a, err := pickApp(def)
+	if err != nil {
+		return nil, err
+	}
+	if len(desc.DataStaging) > 0 {
+		return nil, rejectf("job has %d DataStaging element(s); the Slurm backend cannot stage files", len(desc.DataStaging))
+	}
+	for _, req := range def.Requirements() {
+		k, _, _ := strings.Cut(req, "=")
+		switch k {
+		case "os", "arch", "exclusive", "spmd":
+			if !t.caps[req] {
+				return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(t.capsWith(k), ", "))
+			}
+		}
+	}
+	if err := t.checkIdentity(a.userName, a.groupName); err != nil {
+		return nil, err
+	}
+	res := desc.Resources
+	fsys := fileSystems(res)
+
+	// Working directory: resolved here, entered by the script.
+	wd := t.root
+	if a.wd.Path != "" {
+		p, err := onFS(fsys, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+		if err != nil {
+			return nil, err
+		}
+		wd = absIn(t.root, p)
+	}
+
+	args := []string{"--parsable", "--job-name=" + guid}
+	if t.partition != "" {
+		args = append(args, "--partition="+t.partition)
+	}
+	// The script enters the job's directory itself, so no user text
+	// reaches Slurm's records (WorkDir is in the jobcomp lines); output goes
+	// where the script redirects it.
+	args = append(args, "--chdir="+t.root, "--input=/dev/null", "--output=/dev/null", "--error=/dev/null",
+		"--export=NONE")
+
+	opts, err := t.resourceArgs(a, res, nodes)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, opts...)
+
+	script, err := t.script(guid, a, fsys, wd)
+	if err != nil {
+		return nil, err
+	}
+	return &submission{args: args, script: script}, nil
+}
+
+// resourceArgs translates the wall time, CPU, memory, exclusivity and host
+// requests into sbatch options.
+func (t *translator) resourceArgs(a *app, res *jsdl.Resources, nodes []node) ([]string, error) {
+	var args []string
+	if a.wall != nil {
+		m := (*a.wall + 59) / 60
+		if m < 1 {
+			m = 1 // 0 would mean "no limit" to Slurm
+		}
+		if m > maxWallMinute {
+			m = maxWallMinute
+		}
+		args = append(args, "--time="+strconv.FormatUint(m, 10))
+	}
+	if res == nil {
+		res = &jsdl.Resources{}
+	}
+	count := func(rv *jsdl.RangeValue, what string) (uint64, error) {
+		return ceilMin(rv, what, 1, maxCount)
+	}
+	perHost, err := count(res.IndividualCPUCount, "IndividualCPUCount")
+	if err != nil {
+		return nil, err
+	}
+	total, err := count(res.TotalCPUCount, "TotalCPUCount")
+	if err != nil {
+		return nil, err
+	}
+	nodeCount, err := count(res.TotalResourceCount, "TotalResourceCount")
+	if err != nil {
+		return nil, err
+	}
+	if nodeCount > 0 {
+		args = append(args, "--nodes="+strconv.FormatUint(nodeCount, 10))
+	}
+	if s := a.spmd; s != nil {
+		var tasks, threads uint64
+		if np := s.NumberOfProcesses; np != nil {
+			tasks = np.Value
+			if np.ActualTotalCPUCount && total > 0 {
+				tasks = total
+			}
+		} else {
+			tasks = total
+		}
+		if tp := s.ThreadsPerProcess; tp != nil {
+			threads = tp.Value
+			if tp.ActualIndividualCPUCount && perHost > 0 {
+				threads = perHost
+			}
+		}
+		if tasks > maxCount || threads > maxCount {
+			return nil, rejectf("SPMD job asks for %d processes of %d threads; too many", tasks, threads)
+		}
+		if tasks > 0 {
+			args = append(args, "--ntasks="+strconv.FormatUint(tasks, 10))
+		}
+		if threads > 0 {
+			args = append(args, "--cpus-per-task="+strconv.FormatUint(threads, 10))
+		}
+		if pph := s.ProcessesPerHost; pph != nil {
+			if *pph > maxCount {
+				return nil, rejectf("SPMD job asks for %d processes per host; too many", *pph)
+			}
+			args = append(args, "--ntasks-per-node="+strconv.FormatUint(*pph, 10))
+		}
+	} else if cpus := max(perHost, total); cpus > 0 {
+		// One process: every CPU it asks for on its one node.
+		args = append(args, "--ntasks=1", "--cpus-per-task="+strconv.FormatUint(cpus, 10))
+	}
+
+	memPerNode, err := ceilMin(res.IndividualPhysicalMemory, "IndividualPhysicalMemory", mib, maxMiB)
+	if err != nil {
+		return nil, err
+	}
+	memTotal, err := ceilMin(res.TotalPhysicalMemory, "TotalPhysicalMemory", mib, maxMiB)
+	if err != nil {
+		return nil, err
+	}
+	if memTotal > 0 && nodeCount > 1 {
+		memTotal = (memTotal + nodeCount - 1) / nodeCount
+	}
+	if mem := max(memPerNode, memTotal); mem > 0 {
+		args = append(args, "--mem="+strconv.FormatUint(mem, 10)+"M")
+	}
+	disk, err := ceilMin(res.IndividualDiskSpace, "IndividualDiskSpace", mib, maxMiB)
+	if err != nil {
+		return nil, err
+	}
+	if disk > 0 {
+		args = append(args, "--tmp="+strconv.FormatUint(disk, 10)+"M")
+	}
+	if res.ExclusiveExecution != nil && *res.ExclusiveExecution {
+		args = append(args, "--exclusive")
+	}
+	if len(res.CandidateHosts) > 0 {
+		hostArgs, err := candidateArgs(res.CandidateHosts, nodes, nodeCount)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, hostArgs...)
+	}
+	return args, nil
+}
+
+// ceilMin returns the least value satisfying rv, divided by unit and rounded
+// up; 0 when rv is absent, empty or satisfied by 0. A range nothing
+// satisfies, or a least value above limit units, is rejected.
+func ceilMin(rv *jsdl.RangeValue, what string, unit float64, limit uint64) (uint64, error) {
+	if rv.IsEmpty() {
+		return 0, nil
+	}
+	v, ok := rv.Min()
+	if !ok {
+		return 0, rejectf("no value satisfies the %s range", what)
+	}
+	n := math.Ceil(v / unit)
+	if n > float64(limit) {
+		return 0, rejectf("%s of %g is more than this backend can request", what, v)
+	}
+	return uint64(n), nil
+}
+
+// candidateArgs restricts the job to the partition's nodes named by
+// CandidateHosts (by node name or host name; a short name matches a
+// qualified one). JSDL means "any of these": a single node becomes
+// --nodelist, several become --exclude of the others.
+func candidateArgs(candidates []string, nodes []node, nodeCount uint64) ([]string, error) {
+	if len(nodes) == 0 {
+		return nil, rejectf("job names CandidateHosts %q but the partition's nodes are unknown", candidates)
+	}
+	matches := func(c string, n node) bool {
+		for _, h := range []string{n.name, n.host} {
+			if h == "" {
+				continue
+			}
+			hs, _, _ := strings.Cut(h, ".")
+			cs, _, _ := strings.Cut(c, ".")
+			if strings.EqualFold(c, h) || (!strings.Contains(c, ".") && strings.EqualFold(c, hs)) ||
+				(!strings.Contains(h, ".") && strings.EqualFold(cs, h)) {
+				return true
+			}
+		}
+		return false
+	}
+	var in, out []string
+	for _, n := range nodes {
+		if slices.ContainsFunc(candidates, func(c string) bool { return matches(c, n) }) {
+			in = append(in, n.name)
+		} else {
+			out = append(out, n.name)
+		}
+	}
+	switch {
+	case len(in) == 0:
+		names := make([]string, len(nodes))
+		for i, n := range nodes {
+			names[i] = n.name
+		}
+		return nil, rejectf("job's CandidateHosts %q name none of the partition's nodes (%s)", candidates, strings.Join(names, ", "))
+	case len(out) == 0:
+		return nil, nil
+	case len(in) == 1 && nodeCount <= 1:
+		return []string{"--nodelist=" + in[0]}, nil
+	default:
+		return []string{"--exclude=" + strings.Join(out, ",")}, nil
+	}
+}
+
+// script writes the batch script. Its first line after the shebang is a
+// command, so sbatch reads no #SBATCH directive from it; every value that
+// came from the job is single-quoted.
+func (t *translator) script(guid string, a *app, fsys map[string]*jsdl.FileSystem, wd string) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("#!/bin/bash\n")
+	b.WriteString(": tuplebroker job " + guid + "\n")
+	b.WriteString("# Generated by tuplebroker. Every value taken from the job is a single-quoted\n# literal; sbatch reads no directives past the line above.\n")
+	fmt.Fprintf(&b, "cd -- %s || exit 1\n", shellQuote(wd))
+
+	stream := func(f jsdl.FileName, what string) (string, error) {
+		if f.Path == "" {
+			return "", nil
+		}
+		return onFS(fsys, f.FilesystemName, f.Path, what)
+	}
+	in, err := stream(a.in, "Input")
+	if err != nil {
+		return nil, err
+	}
+	out, err := stream(a.out, "Output")
+	if err != nil {
+		return nil, err
+	}
+	errf, err := stream(a.errf, "Error")
+	if err != nil {
+		return nil, err
+	}
+	var redir []string
+	if in != "" {
+		redir = append(redir, "0<"+shellQuote(in))
+	}
+	if out != "" {
+		redir = append(redir, "1>"+shellQuote(out))
+	}
+	switch {
+	case errf == "":
+	case errf == out || (out != "" && absIn(wd, errf) == absIn(wd, out)):
+		redir = append(redir, "2>&1")
+	default:
+		redir = append(redir, "2>"+shellQuote(errf))
+	}
+	if len(redir) > 0 {
+		b.WriteString("exec " + strings.Join(redir, " ") + " || exit 1\n")
+	}
+
+	seen := make(map[string]bool, len(a.env))
+	for _, e := range a.env {
+		if !validEnvName(e.Name) {
+			return nil, rejectf("environment variable name %q is not valid", e.Name)
+		}
+		if bashReadonly[e.Name] {
+			return nil, rejectf("environment variable %s is read-only in the batch shell; the Slurm backend cannot set it", e.Name)
+		}
+		if seen[e.Name] {
+			return nil, rejectf("environment variable %s is set twice", e.Name)
+		}
+		seen[e.Name] = true
+		v, err := onFS(fsys, e.FilesystemName, e.Value, "Environment "+e.Name)
+		if err != nil {
+			return nil, err
+		}
+		// unset first: a bash special variable (RANDOM, SECONDS, ...) loses
+		// its special meaning and keeps the value given.
+		fmt.Fprintf(&b, "unset -v %s; export %s=%s\n", e.Name, e.Name, shellQuote(v))
+	}
+
+	exe, err := onFS(fsys, a.exe.FilesystemName, a.exe.Path, "Executable")
+	if err != nil {
+		return nil, err
+	}
+	cmd := []string{"exec"}
+	if a.spmd != nil {
+		cmd = append(cmd, "--", shellQuote(t.srun), "--export=ALL", "--kill-on-bad-exit=1", "--")
+	} else {
+		cmd = append(cmd, "--")
+	}
+	cmd = append(cmd, shellQuote(exe))
+	for i, arg := range a.args {
+		v, err := onFS(fsys, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		if err != nil {
+			return nil, err
+		}
+		cmd = append(cmd, shellQuote(v))
+	}
+	b.WriteString(strings.Join(cmd, " ") + "\n")
+	s := b.String()
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, rejectf("job contains a NUL byte")
+	}
+	return []byte(s), nil
+}
+
+// bashReadonly are the variables bash will not let a script assign.
+var bashReadonly = map[string]bool{
+	"BASHOPTS": true, "BASH_VERSINFO": true, "EUID": true, "PPID": true, "SHELLOPTS": true, "UID": true,
+}
+
+// shellQuote returns s as one shell word denoting exactly s: single-quoted,
+// with ' written as '\'' and carriage returns as $'\r' (sbatch refuses
+// scripts with DOS line breaks).
+func shellQuote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'':
+			b.WriteString(`'\''`)
+		case '\r':
+			b.WriteString(`'$'\r''`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// capsWith lists the offered capabilities with key k, for messages.
+func (t *translator) capsWith(k string) []string {
+	var l []string
+	for _, c := range t.capList {
+		if strings.HasPrefix(c, k+"=") {
+			l = append(l, c)
+		}
+	}
+	if len(l) == 0 {
+		l = []string{"no " + k + "= label"}
+	}
+	return l
+}
+
+// checkIdentity rejects a job asking to run as another user or group than
+// the broker's: Slurm runs a job as the user who submits it.
+func (t *translator) checkIdentity(userName, groupName string) error {
+	if userName != "" && userName != t.id.username && userName != t.id.uid {
+		return rejectf("job asks to run as user %q; this backend submits only as %q", userName, t.id.username)
+	}
+	if groupName == "" {
+		return nil
+	}
+	gid := groupName
+	if _, err := strconv.Atoi(groupName); err != nil {
+		lookup := t.lookupGroup
+		if lookup == nil {
+			lookup = func(name string) (string, error) {
+				g, err := user.LookupGroup(name)
+				if err != nil {
+					return "", err
+				}
+				return g.Gid, nil
+			}
+		}
+		if gid, err = lookup(groupName); err != nil {
+			return rejectf("job asks for group %q, which is unknown here", groupName)
+		}
+	}
+	if slices.Contains(t.id.gids, gid) {
+		return nil
+	}
+	return rejectf("job asks for group %q; the submitting user %q is not a member", groupName, t.id.username)
+}
+
+// fileSystems indexes the declared jsdl:FileSystem elements by name.
+func fileSystems(r *jsdl.Resources) map[string]*jsdl.FileSystem {
+	if r == nil {
+		return nil
+	}
+	m := make(map[string]*jsdl.FileSystem, len(r.FileSystem))
+	for i := range r.FileSystem {
+		m[r.FileSystem[i].Name] = &r.FileSystem[i]
+	}
+	return m
+}
+
+// onFS resolves value against the MountPoint of file system name (GFD.56
+// filesystemName): a relative value is prefixed with the mount point, an
+// absolute one is kept. An empty name leaves value unchanged.
+func onFS(fsys map[string]*jsdl.FileSystem, name, value, what string) (string, error) {
+	if strings.IndexByte(value, 0) >= 0 {
+		return "", rejectf("%s contains a NUL byte", what)
+	}
+	if name == "" {
+		return value, nil
+	}
+	f, ok := fsys[name]
+	if !ok {
+		return "", rejectf("%s refers to file system %q, which the job does not declare", what, name)
+	}
+	if f.MountPoint == "" {
+		return "", rejectf("%s refers to file system %q, which has no MountPoint; the Slurm backend cannot locate it", what, name)
+	}
+	if strings.HasPrefix(value, "/") {
+		return value, nil
+	}
+	if value == "" {
+		return f.MountPoint, nil
+	}
+	return strings.TrimSuffix(f.MountPoint, "/") + "/" + value, nil
+}
+
+// absIn makes p absolute, relative to dir (which is absolute).
+func absIn(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case i > 0 && r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
