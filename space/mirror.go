@@ -269,6 +269,9 @@ func (m *mirror) applyMsgs(msgs []jetstream.Msg) {
 		if m.trace != nil {
 			m.trace("consumer", key, md.Sequence.Stream, fmt.Sprintf("removal=%v", isRemoval(msg.Headers())))
 		}
+		if id, ok := rollForwardTxn(msg.Headers()); ok {
+			m.committedBy(id)
+		}
 		orphans = m.applyOne(key, md.Sequence.Stream, isRemoval(msg.Headers()), msg.Data(), now, orphans)
 		m.applied = md.Sequence.Stream
 	}
@@ -840,4 +843,40 @@ func (s *Space) refresh(ctx context.Context, key string) {
 	default:
 		s.mirror.applyLocal([]localOp{{key: key, rev: msg.Sequence, data: msg.Data, remove: isRemoval(msg.Header)}})
 	}
+}
+
+// rollForwardTxn returns the transaction whose roll-forward published a
+// message, from its message id ("<txn>-w<i>" or "<txn>-r<i>").
+func rollForwardTxn(h nats.Header) (string, bool) {
+	if h == nil {
+		return "", false
+	}
+	id := h.Get(jetstream.MsgIDHeader)
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 || i+2 > len(id) || (id[i+1] != 'w' && id[i+1] != 'r') {
+		return "", false
+	}
+	if _, err := strconv.Atoi(id[i+2:]); err != nil {
+		return "", false
+	}
+	return id[:i], true
+}
+
+// committedBy applies what a roll-forward message proves: transaction id
+// committed. A consumer that falls behind skips superseded messages — the
+// bucket keeps one revision per key — so it may never see the committed
+// record; the record's roll-forward then tells it. The claims of id vanish
+// before its first write appears, as they would with the record. m.mu is
+// held.
+func (m *mirror) committedBy(id string) {
+	if _, known := m.commits[id]; known {
+		return // the committed record was applied
+	}
+	for key, e := range m.claims[id] {
+		m.del(key)
+		if m.tomb[key] < e.rev {
+			m.tomb[key] = e.rev
+		}
+	}
+	delete(m.txns, id)
 }
