@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tuplebroker"
@@ -13,6 +14,10 @@ import (
 	"tuplebroker/space"
 	"tuplebroker/strategies"
 )
+
+// pushTakeWait is how long a pushed request may take to reach this
+// process's view of the space.
+const pushTakeWait = 2 * time.Second
 
 // Config configures an agent. Start from DefaultConfig.
 type Config struct {
@@ -82,9 +87,10 @@ type Agent struct {
 	thMu sync.Mutex
 	th   strategies.Throttle
 
-	pushes   chan struct{} // one token per courier slot in use by a push
-	freed    chan int      // courier slots whose push just ended
-	counters Counters
+	submitting atomic.Int32  // workers between taking and committing
+	pushes     chan struct{} // one token per courier slot in use by a push
+	freed      chan int      // courier slots whose push just ended
+	counters   Counters
 }
 
 // New builds an agent over a space, a backend and a throttle.
@@ -144,32 +150,38 @@ func (a *Agent) work(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if err := a.waitFree(ctx); err != nil {
+		if err := a.reserveSlot(ctx); err != nil {
 			return
 		}
 		if err := a.waitThrottle(ctx); err != nil {
+			a.submitting.Add(-1)
 			return
 		}
-		if err := a.handleOne(ctx, a.tmpl, false); err != nil && ctx.Err() == nil {
+		err = a.handleOne(ctx, a.tmpl, false)
+		a.submitting.Add(-1)
+		if err != nil && ctx.Err() == nil {
 			a.cfg.Logger.Warn("agent: request not handled", "agent", a.cfg.Name, "err", err)
 		}
 	}
 }
 
-// waitFree waits while a Loader backend has no free slot.
-func (a *Agent) waitFree(ctx context.Context) error {
+// reserveSlot counts this worker among those submitting, waiting first,
+// for a Loader backend, until it has a slot free that no other worker is
+// about to take. release with a.submitting.Add(-1).
+func (a *Agent) reserveSlot(ctx context.Context) error {
 	l, ok := a.be.(Loader)
-	if !ok {
-		return nil
-	}
-	for l.Free() <= 0 {
+	for {
+		n := a.submitting.Add(1)
+		if !ok || l.Free()-int(n-1) > 0 {
+			return nil
+		}
+		a.submitting.Add(-1)
 		select {
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 func (a *Agent) waitThrottle(ctx context.Context) error {
@@ -201,7 +213,19 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tu, err := tx.TryTake(ctx, tmpl)
+	var tu tuplebroker.Tuple
+	if pushed {
+		// The factory wrote the request just before pushing: this
+		// process's mirror may not have it yet.
+		tctx, cancel := context.WithTimeout(ctx, pushTakeWait)
+		tu, err = tx.Take(tctx, tmpl)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = space.ErrNoMatch
+		}
+	} else {
+		tu, err = tx.TryTake(ctx, tmpl)
+	}
 	if err != nil {
 		tx.Abort(context.WithoutCancel(ctx))
 		if errors.Is(err, space.ErrNoMatch) {

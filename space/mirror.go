@@ -270,7 +270,7 @@ func (m *mirror) applyMsgs(msgs []jetstream.Msg) {
 			m.trace("consumer", key, md.Sequence.Stream, fmt.Sprintf("removal=%v", isRemoval(msg.Headers())))
 		}
 		if id, ok := rollForwardTxn(msg.Headers()); ok {
-			m.committedBy(id)
+			m.committedBy(id, strings.Fields(msg.Headers().Get(removesHeader)), md.Sequence.Stream)
 		}
 		orphans = m.applyOne(key, md.Sequence.Stream, isRemoval(msg.Headers()), msg.Data(), now, orphans)
 		m.applied = md.Sequence.Stream
@@ -862,13 +862,13 @@ func rollForwardTxn(h nats.Header) (string, bool) {
 	return id[:i], true
 }
 
-// committedBy applies what a roll-forward message proves: transaction id
-// committed. A consumer that falls behind skips superseded messages — the
+// committedBy applies what a roll-forward message (stream sequence seq)
+// proves: transaction id committed, removing the keys listed. A consumer that falls behind skips superseded messages — the
 // bucket keeps one revision per key — so it may never see the committed
 // record; the record's roll-forward then tells it. The claims of id vanish
 // before its first write appears, as they would with the record. m.mu is
 // held.
-func (m *mirror) committedBy(id string) {
+func (m *mirror) committedBy(id string, removes []string, seq uint64) {
 	if _, known := m.commits[id]; known {
 		return // the committed record was applied
 	}
@@ -876,6 +876,16 @@ func (m *mirror) committedBy(id string) {
 		m.del(key)
 		if m.tomb[key] < e.rev {
 			m.tomb[key] = e.rev
+		}
+	}
+	// Keys it removed that this mirror still holds in an older revision
+	// (it missed the claim too).
+	for _, key := range removes {
+		if e, ok := m.entries[key]; ok && e.rev < seq && !e.pending {
+			m.del(key)
+			if m.tomb[key] < e.rev {
+				m.tomb[key] = e.rev
+			}
 		}
 	}
 	delete(m.txns, id)

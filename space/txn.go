@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"tuplebroker"
+)
+
+// removesHeader, on a roll-forward write, lists the keys its transaction
+// removes (space-separated), up to maxRemovesHeader bytes.
+const (
+	removesHeader    = "Tb-Removes"
+	maxRemovesHeader = 8 << 10
 )
 
 // MinTxnLease is the shortest transaction lease: the server's TTL granularity.
@@ -291,10 +299,27 @@ func (s *Space) rollForward(ctx context.Context, id string, recRev uint64, rec *
 		sent = append(sent, pending{f, op})
 		return nil
 	}
+	// Each write names the keys the transaction removes: a mirror that fell
+	// behind may have missed the committed record and the claims (the
+	// bucket keeps one revision per key), and must not show a write beside
+	// the tuple it replaced.
+	var removes string
+	if len(rec.Removes) > 0 {
+		keys := make([]string, len(rec.Removes))
+		for i, r := range rec.Removes {
+			keys[i] = r.Key
+		}
+		if j := strings.Join(keys, " "); len(j) <= maxRemovesHeader {
+			removes = j
+		}
+	}
 	for i, w := range rec.Writes {
 		hdr := nats.Header{}
 		setTTL(hdr, w.TTL)
 		hdr.Set(jetstream.MsgIDHeader, id+"-w"+strconv.Itoa(i))
+		if removes != "" {
+			hdr.Set(removesHeader, removes)
+		}
 		if guarded {
 			last, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+w.Key)
 			var expect uint64

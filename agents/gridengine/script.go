@@ -55,7 +55,8 @@ func rejectf(format string, args ...any) error {
 }
 
 // quote single-quotes s for sh: every byte but NUL stands for itself
-// between single quotes, and a quote is written as '\''.
+// between single quotes, and a quote ends the quoting, is escaped with a
+// backslash and reopens it.
 func quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

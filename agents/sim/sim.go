@@ -407,3 +407,20 @@ func mix64(x uint64) uint64 {
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
 }
+
+// Free reports how many more jobs the simulated broker would queue now
+// (agents.Loader), like a scheduler reporting its free slots: QueueSlots
+// minus the jobs queued or running; with unlimited QueueSlots, a large
+// number. It says nothing of the rate limit or the refusal probability.
+func (b *Backend) Free() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0
+	}
+	if b.cfg.QueueSlots == 0 {
+		return 1 << 30
+	}
+	b.advance(b.clock.Now())
+	return max(b.cfg.QueueSlots-b.queued-b.running.Len(), 0)
+}

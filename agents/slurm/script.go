@@ -179,7 +179,10 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 func (t *translator) resourceArgs(a *app, res *jsdl.Resources, nodes []node) ([]string, error) {
 	var args []string
 	if a.wall != nil {
-		m := (*a.wall + 59) / 60
+		m := *a.wall / 60
+		if *a.wall%60 != 0 {
+			m++
+		}
 		if m < 1 {
 			m = 1 // 0 would mean "no limit" to Slurm
 		}
@@ -441,8 +444,12 @@ var bashReadonly = map[string]bool{
 	"BASHOPTS": true, "BASH_VERSINFO": true, "EUID": true, "PPID": true, "SHELLOPTS": true, "UID": true,
 }
 
-// shellQuote returns s as one shell word denoting exactly s: single-quoted,
-// with ' written as '\'' and carriage returns as $'\r' (sbatch refuses
+// shellQuote returns s as one shell word denoting exactly s: s between
+// single quotes, where a single quote becomes the four bytes
+//
+//	'\''
+//
+// and a carriage return becomes $'\r' between closed quotes (sbatch refuses
 // scripts with DOS line breaks).
 func shellQuote(s string) string {
 	var b strings.Builder

@@ -143,7 +143,7 @@ func (r record) status(cancelledHere bool) agents.Status {
 		reason = ""
 	}
 	exit := func() {
-		if !r.hasExit {
+		if !r.hasExit || !r.ran {
 			return
 		}
 		c := r.code
@@ -154,6 +154,8 @@ func (r record) status(cancelledHere bool) agents.Status {
 	}
 	how := func() string {
 		switch {
+		case !r.ran:
+			return "never started"
 		case !r.hasExit:
 			return "exit status unknown"
 		case r.signal != 0:
@@ -231,9 +233,7 @@ func (r record) status(cancelledHere bool) agents.Status {
 		exit()
 		st.State, st.SubState, st.Reason = tuplebroker.Failed, SubPreempted, explain("preempted")
 	case "CANCELLED":
-		if r.ran {
-			exit()
-		}
+		exit()
 		if cancelledHere {
 			st.State, st.SubState, st.Reason = tuplebroker.Cancelled, tuplebroker.SubUserCancelled, "cancelled on request"
 		} else {
