@@ -63,15 +63,17 @@ type Request struct {
 	// LastError is the reason the last attempt failed, if any.
 	LastError string `json:"last_error,omitempty"`
 	// PushedTo names the agent a factory pushed this request to through a
-	// courier. For PushWindow after Created only that agent takes it; then
-	// it is anyone's again (so a push to an agent that died is not lost).
+	// courier. For PushWindow after Created only that agent's push handler
+	// takes it; then it is anyone's to pull (so a push to an agent that died
+	// is not lost).
 	PushedTo string `json:"pushed_to,omitempty"`
 }
 
 // PushWindow is how long a pushed request is reserved for its agent.
 const PushWindow = 10 * time.Second
 
-// ReservedFor reports whether r is reserved for another agent than agent at now.
+// ReservedFor reports whether r is reserved, at now, for another agent than
+// agent ("" : for any agent).
 func (r *Request) ReservedFor(agent string, now time.Time) bool {
 	return r.PushedTo != "" && r.PushedTo != agent && now.Sub(r.Created) < PushWindow
 }

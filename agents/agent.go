@@ -360,12 +360,19 @@ type servable struct {
 func (servable) Kind() tuplebroker.Kind { return tuplebroker.KindRequest }
 func (servable) Index() []string        { return []string{"", ""} }
 
-// Match reports whether every requirement of the request is a capability.
+// Match reports whether the request is open to pull — not pushed to an
+// agent within the push window (not even to this one: its push handler
+// takes it) — and every requirement of it is a capability.
 func (s servable) Match(t tuplebroker.Tuple) bool {
 	r, ok := t.(*tuplebroker.Request)
-	if !ok || r.ReservedFor(s.agent, time.Now()) {
+	if !ok || r.ReservedFor("", time.Now()) {
 		return false
 	}
+	return s.serves(r)
+}
+
+// serves reports whether every requirement of r is a capability.
+func (s servable) serves(r *tuplebroker.Request) bool {
 	for _, need := range r.Requirements {
 		if !s.caps[need] {
 			return false

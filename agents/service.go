@@ -151,7 +151,7 @@ func (p pushed) Index() []string { return []string{p.class, p.guid} }
 
 func (p pushed) Match(t tuplebroker.Tuple) bool {
 	r, ok := t.(*tuplebroker.Request)
-	return ok && r.GUID == p.guid && p.servable.Match(t)
+	return ok && r.GUID == p.guid && p.servable.serves(r)
 }
 
 // advertise announces the agent's advert until ctx ends, then withdraws it.

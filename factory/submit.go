@@ -135,7 +135,9 @@ func (f *Factory) accept(w http.ResponseWriter, r *http.Request, req *tuplebroke
 		if c != nil {
 			f.release(bg, c)
 		}
-		f.forgetKey(idemName)
+		if !ambiguous(err) {
+			f.forgetKey(idemName)
+		}
 		return unavailable("cannot write the job into the tuplespace", err)
 	}
 	f.stats.accepted.Add(1)
@@ -150,6 +152,15 @@ func (f *Factory) accept(w http.ResponseWriter, r *http.Request, req *tuplebroke
 // were free: a pull for want of couriers is a fallback.
 func (f *Factory) wantsPush(priority int, sup strategies.Supply) bool {
 	return f.cfg.Strategy.Decide(priority, strategies.Supply{Free: 1, RecentPushFailures: sup.RecentPushFailures}).Push
+}
+
+// ambiguous reports whether a failed write may have happened all the same
+// (it timed out or was abandoned): its Idempotency-Key must then stay bound,
+// lest a retry create a second job.
+func ambiguous(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		(errors.As(err, &te) && te.Timeout())
 }
 
 // forgetKey unbinds an Idempotency-Key whose job was never written, so
@@ -234,8 +245,10 @@ func (f *Factory) answerWith(w http.ResponseWriter, r *http.Request, uid, guid s
 		}
 		return err
 	}
+	// 201 once hosted; but a new job posted with wait=0 is 202 whatever
+	// happened in the meantime: the client asked not to wait for hosting.
 	status := http.StatusAccepted
-	if v.hosted != nil {
+	if v.hosted != nil && (wait > 0 || replay) {
 		status = http.StatusCreated
 	}
 	writeJSON(w, status, v.job)

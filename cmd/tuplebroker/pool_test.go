@@ -29,7 +29,7 @@ type testPool struct {
 	done chan error
 }
 
-func startPool(t *testing.T, cfg poolConfig) *testPool {
+func startPool(t testing.TB, cfg poolConfig) *testPool {
 	t.Helper()
 	srv, err := space.StartServer(space.ServerConfig{})
 	if err != nil {
@@ -87,7 +87,7 @@ func startPool(t *testing.T, cfg poolConfig) *testPool {
 	return tp
 }
 
-func (tp *testPool) submit(t *testing.T, doc []byte, priority int) tuplebroker.Job {
+func (tp *testPool) submit(t testing.TB, doc []byte, priority int) tuplebroker.Job {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, tp.base+"/v1/jobs?wait=0", bytes.NewReader(doc))
 	if err != nil {
@@ -114,7 +114,7 @@ func (tp *testPool) submit(t *testing.T, doc []byte, priority int) tuplebroker.J
 	return j
 }
 
-func (tp *testPool) get(t *testing.T, id string) tuplebroker.Job {
+func (tp *testPool) get(t testing.TB, id string) tuplebroker.Job {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, tp.base+"/v1/jobs/"+id, nil)
 	req.Header.Set("Authorization", "Bearer "+poolToken)
@@ -135,7 +135,7 @@ func (tp *testPool) get(t *testing.T, id string) tuplebroker.Job {
 }
 
 // waitEnded polls every job until it is terminal and returns them.
-func (tp *testPool) waitEnded(t *testing.T, ids []string, within time.Duration) []tuplebroker.Job {
+func (tp *testPool) waitEnded(t testing.TB, ids []string, within time.Duration) []tuplebroker.Job {
 	t.Helper()
 	out := make([]tuplebroker.Job, len(ids))
 	deadline := time.Now().Add(within)

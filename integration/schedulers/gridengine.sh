@@ -50,6 +50,9 @@ setdir() {
 sgeenv() {
 	export SGE_ROOT SGE_CELL=$CELL SGE_QMASTER_PORT=$QPORT SGE_EXECD_PORT=$EPORT
 	unset SGE_DEBUG_LEVEL SGE_ND
+	# The binaries themselves: /usr/bin has wrapper scripts costing ~0.1 s
+	# a call.
+	PATH=/usr/lib/gridengine:$PATH
 }
 
 cmd_install() {
@@ -137,31 +140,27 @@ execd_pid() {
 
 # descendants PID: every live descendant of PID (shepherds and jobs).
 descendants() {
-	local d stat rest ppid out=() queue=("$1") cur
-	declare -A kids=()
-	for d in /proc/[0-9]*; do
-		stat=$(cat "$d/stat" 2>/dev/null) || continue
-		rest=${stat##*) }
-		ppid=$(echo "$rest" | cut -d' ' -f2)
-		kids[$ppid]+=" ${d#/proc/}"
-	done
-	while [ ${#queue[@]} -gt 0 ]; do
-		cur=${queue[0]}
-		queue=("${queue[@]:1}")
-		for d in ${kids[$cur]:-}; do
-			out+=("$d")
-			queue+=("$d")
-		done
-	done
-	echo "${out[@]:-}"
+	ps -e -o pid= -o ppid= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END {
+			n = split(kids[root], queue, " ")
+			for (i = 1; i <= n; i++) {
+				out = out " " queue[i]
+				m = split(kids[queue[i]], more, " ")
+				for (j = 1; j <= m; j++) queue[++n] = more[j]
+			}
+			print out
+		}'
 }
 
+# stop_qmaster [GRACE]: SIGTERM, then SIGKILL after GRACE seconds (default
+# 30: sge_qmaster takes about 7 s to stop on SIGTERM, and then restarts with
+# its state intact).
 stop_qmaster() {
-	local pid
+	local pid grace=${1:-30}
 	pid=$(qmaster_pid) || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	# sge_qmaster takes about 7 s to stop on SIGTERM.
-	if ! waitgone 30 "$pid"; then
+	if ! waitgone "$grace" "$pid"; then
 		kill -KILL "$pid" 2>/dev/null || true
 		waitgone 10 "$pid" || die "sge_qmaster $pid does not stop"
 	fi
@@ -188,7 +187,7 @@ stop_execd() {
 start_qmaster() {
 	sgeenv
 	qmaster_pid >/dev/null && return 0
-	/usr/sbin/sge_qmaster || die "sge_qmaster did not start: $(tail -n 20 "$QSPOOL/messages" 2>/dev/null)"
+	sge_qmaster || die "sge_qmaster did not start: $(tail -n 20 "$QSPOOL/messages" 2>/dev/null)"
 	local end=$((SECONDS + 30))
 	until qstat -f >/dev/null 2>&1; do
 		if [ $SECONDS -ge $end ]; then
@@ -203,7 +202,7 @@ start_qmaster() {
 # qconf_file OPTION NAME CONTENT: qconf -A*/-M* from a file named NAME (qconf
 # takes an object's name from some files' name).
 qconf_file() {
-	local tmp
+	local tmp out
 	tmp=$(mktemp -d)
 	printf '%s\n' "$3" >"$tmp/$2"
 	if ! out=$(qconf "$1" "$tmp/$2" 2>&1); then
@@ -215,7 +214,7 @@ qconf_file() {
 
 cmd_up() {
 	setdir "${1:-}"
-	[ -x /usr/sbin/sge_qmaster ] || die "Grid Engine is not installed: run $0 install"
+	[ -x /usr/lib/gridengine/sge_qmaster ] || die "Grid Engine is not installed: run $0 install"
 	local t0
 	t0=$(date +%s.%N)
 	cmd_down "$DIR" >/dev/null
@@ -312,7 +311,7 @@ job_is_first_task  TRUE
 urgency_slots      min
 accounting_summary FALSE
 qsort_args         NONE"
-	local qtmp
+	local qtmp out
 	qtmp=$(mktemp -d)
 	cat >"$qtmp/$QUEUE" <<EOF
 qname                 $QUEUE
@@ -377,7 +376,7 @@ EOF
 		-e 's|^flush_finish_sec .*|flush_finish_sec                  0|' >"$GE/sconf"
 	out=$(qconf -Msconf "$GE/sconf" 2>&1) || die "qconf -Msconf: $out"
 
-	/usr/sbin/sge_execd || die "sge_execd did not start"
+	sge_execd || die "sge_execd did not start"
 
 	# Ready when a trivial job has run.
 	local jid end=$((SECONDS + 60))
@@ -412,7 +411,8 @@ EOF
 cmd_down() {
 	setdir "${1:-}"
 	stop_execd
-	stop_qmaster
+	# The next up starts afresh: no need to wait for a clean shutdown.
+	stop_qmaster 1
 	rm -f "$ENVFILE"
 	echo "gridengine: down"
 }

@@ -54,9 +54,9 @@ cmd_install() {
 	fi
 	log "install: apt-get install ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	local out
-	if ! out=$(apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1); then
-		if ! out=$({ apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } 2>&1); then
+	local out apt=(apt-get -o DPkg::Lock::Timeout=300 -y -q)
+	if ! out=$("${apt[@]}" install --no-install-recommends "${missing[@]}" 2>&1); then
+		if ! out=$({ "${apt[@]}" update && "${apt[@]}" install --no-install-recommends "${missing[@]}"; } 2>&1); then
 			printf '%s\n' "$out" | tail -20 >&2
 			die "install: apt-get install ${missing[*]} failed"
 		fi
@@ -103,7 +103,7 @@ pid_from() {
 	[[ -r $file ]] || return 1
 	pid=$(tr -dc '0-9' <"$file")
 	[[ -n $pid ]] && alive "$pid" || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern" || return 1
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$pattern" || return 1
 	echo "$pid"
 }
 
@@ -113,12 +113,21 @@ stray_steps() {
 	local cdir=$1 p pid
 	for p in /proc/[0-9]*; do
 		pid=${p#/proc/}
-		[[ $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) == slurmstepd* ]] || continue
+		[[ $(tr '\0' ' ' 2>/dev/null <"$p/cmdline") == slurmstepd* ]] || continue
 		alive "$pid" || continue
 		if find "$p/fd" -maxdepth 1 -lname "$cdir/*" 2>/dev/null | grep -q .; then
 			echo "$pid"
 		fi
 	done
+}
+
+# kill_tree PID: SIGKILL PID and its descendants, children first.
+kill_tree() {
+	local child
+	for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		kill_tree "$child"
+	done
+	kill -KILL "$1" 2>/dev/null || true
 }
 
 port_busy() {
@@ -267,16 +276,24 @@ fail_ready() {
 }
 
 stop_cluster() {
-	local c=$1 name=$2 pid
+	local c=$1 name=$2 pid i
 	[[ -d $c ]] || return 0
-	# Cancel what still runs (slurmstepd outlives slurmd otherwise).
+	# Cancel what still runs and let slurmd clean up while slurmctld is
+	# there to hear about it (slurmstepd outlives slurmd otherwise, and
+	# slurmd lingers trying to report to a stopped slurmctld).
 	if pid_from "$c/slurmctld.pid" "$c/" >/dev/null; then
-		SLURM_CONF=$c/slurm.conf timeout 5 scancel --quiet --user=root 2>/dev/null || true
+		export SLURM_CONF=$c/slurm.conf
+		timeout 5 scancel --quiet --user="$(id -un)" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			[[ -z $(timeout 5 squeue -h -t running,completing,configuring,suspended,stopped -o %i 2>/dev/null) ]] && break
+			sleep 0.1
+		done
+		unset SLURM_CONF
 	fi
-	if pid=$(pid_from "$c/slurmctld.pid" "$c/"); then stop_pid "$pid" "slurmctld of $name"; fi
 	if pid=$(pid_from "$c/slurmd.pid" "$c/"); then stop_pid "$pid" "slurmd of $name"; fi
+	if pid=$(pid_from "$c/slurmctld.pid" "$c/"); then stop_pid "$pid" "slurmctld of $name"; fi
 	for pid in $(stray_steps "$c"); do
-		kill -KILL "$pid" 2>/dev/null || true
+		kill_tree "$pid"
 	done
 	for pid in $(stray_steps "$c"); do
 		stop_pid "$pid" "slurmstepd of $name"
@@ -334,13 +351,18 @@ EOF
 }
 
 cmd_down() {
-	local dir=$1 name
+	local dir=$1 name pids=() p rc=0
 	[[ -d $dir ]] || return 0
 	dir=$(cd "$dir" && pwd -P)
-	for name in "${CLUSTERS[@]}"; do
-		stop_cluster "$(cdir "$dir" "$name")" "$name"
-	done
 	rm -f "$dir/slurm.env"
+	for name in "${CLUSTERS[@]}"; do
+		stop_cluster "$(cdir "$dir" "$name")" "$name" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || rc=1
+	done
+	((rc == 0)) || die "down: a cluster did not stop"
 }
 
 cmd_stop_ctld() {
