@@ -33,7 +33,7 @@ var helloJSDL = []byte(`<?xml version="1.0"?>
 // poolFiles writes the pool configuration (3 sim agents recording every
 // accepted submission) and a tokens file; it returns their paths and the
 // record files.
-func poolFiles(t *testing.T, dir string, runTime string) (cfgPath, tokensPath string, records []string) {
+func poolFiles(t testing.TB, dir string, runTime string) (cfgPath, tokensPath string, records []string) {
 	t.Helper()
 	type simCfg struct {
 		QueueSlots int    `json:"queue_slots"`
@@ -210,7 +210,7 @@ func TestPoolAcrossProcesses(t *testing.T) {
 
 // waitState polls a job until it reaches want (failing on another terminal
 // state).
-func waitState(t *testing.T, ctx context.Context, c *client, id string, want tuplebroker.JobState) tuplebroker.Job {
+func waitState(t testing.TB, ctx context.Context, c *client, id string, want tuplebroker.JobState) tuplebroker.Job {
 	t.Helper()
 	for {
 		j, code, err := c.job(ctx, id)
@@ -235,7 +235,7 @@ func waitState(t *testing.T, ctx context.Context, c *client, id string, want tup
 }
 
 // waitAdverts waits until n agents have advertised in the pool at url.
-func waitAdverts(t *testing.T, ctx context.Context, url string, n int) {
+func waitAdverts(t testing.TB, ctx context.Context, url string, n int) {
 	t.Helper()
 	nc, err := space.Connect(url)
 	if err != nil {

@@ -83,7 +83,7 @@ func (l *lockedBuffer) String() string {
 
 // start runs the binary with args; the process is killed at the end of the
 // test if still running, and its output is logged if the test failed.
-func start(t *testing.T, name string, env []string, args ...string) *proc {
+func start(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, log: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(tuplebrokerBinary(t), args...)
@@ -121,7 +121,7 @@ func (p *proc) kill(sig syscall.Signal) {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	p.kill(syscall.SIGTERM)
 	select {
@@ -135,7 +135,7 @@ func (p *proc) stop(t *testing.T) {
 }
 
 // natsServer starts an embedded NATS JetStream server for a pool.
-func natsServer(t *testing.T) string {
+func natsServer(t testing.TB) string {
 	t.Helper()
 	srv, err := space.StartServer(space.ServerConfig{DataDir: t.TempDir()})
 	if err != nil {
@@ -145,7 +145,7 @@ func natsServer(t *testing.T) string {
 	return srv.ClientURL()
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	port, err := space.FreePort()
 	if err != nil {
@@ -223,7 +223,7 @@ func (c *client) job(ctx context.Context, id string) (tuplebroker.Job, int, erro
 }
 
 // waitHealthy polls GET /healthz until 200.
-func waitHealthy(t *testing.T, base string, p *proc) {
+func waitHealthy(t testing.TB, base string, p *proc) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -244,7 +244,7 @@ func waitHealthy(t *testing.T, base string, p *proc) {
 }
 
 // readSimRecords reads a sim record file: GUID → backend job ids accepted.
-func readSimRecords(t *testing.T, path string) (map[string][]string, int) {
+func readSimRecords(t testing.TB, path string) (map[string][]string, int) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -49,13 +49,15 @@ type managerConfig struct {
 
 type agentConfig struct {
 	Name        string         `json:"name"`
-	Backend     string         `json:"backend"` // local | sim
+	Backend     string         `json:"backend"` // local | sim | slurm | gridengine
 	Workers     int            `json:"workers,omitempty"`
 	Couriers    *int           `json:"couriers,omitempty"`
 	MaxAttempts int            `json:"max_attempts,omitempty"`
 	Throttle    throttleConfig `json:"throttle"`
 	Local       *localConfig   `json:"local,omitempty"`
 	Sim         *simConfig     `json:"sim,omitempty"`
+	Slurm       *slurmConfig   `json:"slurm,omitempty"`
+	GridEngine  *geConfig      `json:"gridengine,omitempty"`
 }
 
 type throttleConfig struct {
@@ -161,10 +163,18 @@ func (c poolConfig) validate() error {
 		seen[a.Name] = true
 		switch a.Backend {
 		case "local", "sim":
+		case "slurm":
+			if a.Slurm == nil {
+				return fmt.Errorf("agents[%d] (%s): backend slurm needs a \"slurm\" section", i, a.Name)
+			}
+		case "gridengine":
+			if a.GridEngine == nil {
+				return fmt.Errorf("agents[%d] (%s): backend gridengine needs a \"gridengine\" section", i, a.Name)
+			}
 		case "":
-			return fmt.Errorf("agents[%d] (%s): no backend (local or sim)", i, a.Name)
+			return fmt.Errorf("agents[%d] (%s): no backend (local, sim, slurm or gridengine)", i, a.Name)
 		default:
-			return fmt.Errorf("agents[%d] (%s): unknown backend %q (local or sim)", i, a.Name, a.Backend)
+			return fmt.Errorf("agents[%d] (%s): unknown backend %q (local, sim, slurm or gridengine)", i, a.Name, a.Backend)
 		}
 		if _, err := a.Throttle.build(); err != nil {
 			return fmt.Errorf("agents[%d] (%s): %w", i, a.Name, err)
@@ -244,3 +254,32 @@ func (s *simConfig) build(name string) (sim.Config, error) {
 }
 
 var errNoAgents = errors.New("no agents configured")
+
+// geConfig is a gridengine agent's section: how to reach one Grid Engine
+// cell.
+type geConfig struct {
+	Root              string   `json:"root"`           // SGE_ROOT
+	Cell              string   `json:"cell,omitempty"` // SGE_CELL, default "default"
+	QmasterPort       int      `json:"qmaster_port,omitempty"`
+	ExecdPort         int      `json:"execd_port,omitempty"`
+	Queue             string   `json:"queue,omitempty"`
+	ParallelEnv       string   `json:"parallel_env,omitempty"`
+	ExclusiveResource string   `json:"exclusive_resource,omitempty"`
+	MaxSlots          int      `json:"max_slots,omitempty"`
+	WorkDir           string   `json:"work_dir,omitempty"`
+	Spool             string   `json:"spool,omitempty"`
+	Capabilities      []string `json:"capabilities,omitempty"`
+	CallTimeout       duration `json:"call_timeout,omitempty"`
+}
+
+// slurmConfig is a slurm agent's section: how to reach one Slurm cluster.
+type slurmConfig struct {
+	Conf         string   `json:"conf"` // slurm.conf (SLURM_CONF)
+	Partition    string   `json:"partition,omitempty"`
+	Bin          string   `json:"bin,omitempty"`
+	Root         string   `json:"root,omitempty"`
+	Spool        string   `json:"spool,omitempty"`
+	ExtraArgs    []string `json:"extra_args,omitempty"`
+	Capabilities []string `json:"capabilities,omitempty"`
+	CallTimeout  duration `json:"call_timeout,omitempty"`
+}

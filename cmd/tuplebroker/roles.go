@@ -17,8 +17,10 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"tuplebroker/agents"
+	"tuplebroker/agents/gridengine"
 	"tuplebroker/agents/local"
 	"tuplebroker/agents/sim"
+	"tuplebroker/agents/slurm"
 	"tuplebroker/bus"
 	"tuplebroker/factory"
 	"tuplebroker/jobmanager"
@@ -296,6 +298,37 @@ func (p *pool) startAgent(ctx context.Context, ac agentConfig) (*agents.Agent, f
 				}
 			}
 		}
+	case "gridengine":
+		gc := ac.GridEngine
+		cfg := gridengine.DefaultConfig()
+		cfg.Name = ac.Name
+		cfg.Root = gc.Root
+		if gc.Cell != "" {
+			cfg.Cell = gc.Cell
+		}
+		cfg.QmasterPort, cfg.ExecdPort = gc.QmasterPort, gc.ExecdPort
+		cfg.Queue, cfg.ParallelEnv, cfg.MaxSlots = gc.Queue, gc.ParallelEnv, gc.MaxSlots
+		if gc.ExclusiveResource != "" {
+			cfg.ExclusiveResource = gc.ExclusiveResource
+		}
+		cfg.WorkDir, cfg.Spool = gc.WorkDir, gc.Spool
+		if len(gc.Capabilities) > 0 {
+			cfg.Capabilities = gc.Capabilities
+		}
+		cfg.CallTimeout = gc.CallTimeout.or(cfg.CallTimeout)
+		cfg.Logger = p.log.With("backend", ac.Name)
+		gb, err := gridengine.New(cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+		}
+		be = gb
+		closer = func() { _ = gb.Close() }
+	case "slurm":
+		sb, c, err := p.slurmBackend(ac)
+		if err != nil {
+			return nil, nil, err
+		}
+		be, closer = sb, c
 	default:
 		return nil, nil, fmt.Errorf("agent %s: unknown backend %q", ac.Name, ac.Backend)
 	}
@@ -390,4 +423,26 @@ func (p *pool) awaitAdverts(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// slurmBackend builds a slurm agent's backend.
+func (p *pool) slurmBackend(ac agentConfig) (agents.Backend, func(), error) {
+	sc := ac.Slurm
+	cfg := slurm.DefaultConfig()
+	cfg.Name = ac.Name
+	cfg.Conf, cfg.Partition, cfg.Bin, cfg.Spool = sc.Conf, sc.Partition, sc.Bin, sc.Spool
+	if sc.Root != "" {
+		cfg.Root = sc.Root
+	}
+	cfg.ExtraArgs = sc.ExtraArgs
+	if len(sc.Capabilities) > 0 {
+		cfg.Capabilities = sc.Capabilities
+	}
+	cfg.CallTimeout = sc.CallTimeout.or(cfg.CallTimeout)
+	cfg.Logger = p.log.With("backend", ac.Name)
+	b, err := slurm.New(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+	}
+	return b, func() {}, nil
 }

@@ -198,7 +198,7 @@ start_munged() {
 		return 0
 	fi
 	mkdir -p "$m"
-	chmod 0700 "$m"
+	chmod 0755 "$m" # the key is 0400; clients of any user need the socket
 	if [[ ! -s $m/munge.key ]]; then
 		mungekey --create --keyfile="$m/munge.key" --force 2>/dev/null ||
 			dd if=/dev/urandom of="$m/munge.key" bs=1024 count=1 status=none
@@ -305,7 +305,7 @@ stop_cluster() {
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
-	local dir=$1 name c node cpus mem cport dport
+	local dir=$1 name c node cpus mem cport dport t0=$EPOCHREALTIME
 	command -v sbatch >/dev/null 2>&1 || die "up: Slurm is not installed (run: $0 install)"
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd -P)
@@ -347,7 +347,7 @@ export TUPLEBROKER_SLURM_A_CONF=$(printf '%q' "$(cdir "$dir" slurm-a)/slurm.conf
 export TUPLEBROKER_SLURM_B_CONF=$(printf '%q' "$(cdir "$dir" slurm-b)/slurm.conf")
 EOF
 	mv "$dir/slurm.env.tmp" "$dir/slurm.env"
-	log "up: ${CLUSTERS[*]} ready under $dir/slurm; env in $dir/slurm.env"
+	log "up: ${CLUSTERS[*]} ready in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s under $dir/slurm; env in $dir/slurm.env"
 }
 
 cmd_down() {
