@@ -98,6 +98,9 @@ func New(cfg Config, sp *space.Space, be Backend, th strategies.Throttle) (*Agen
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if sp == nil || be == nil || th == nil {
+		return nil, fmt.Errorf("agent %s: nil space, backend or throttle", cfg.Name)
+	}
 	caps := map[string]bool{}
 	for _, c := range be.Capabilities() {
 		caps[c] = true

@@ -67,7 +67,10 @@ func killableAgent() int {
 	if err != nil {
 		return fail(err)
 	}
-	th, _ := strategies.NewThrottle("fixed", strategies.ThrottleConfig{Fixed: strategies.FixedConfig{Rate: 100, Burst: 10}})
+	th, err := fastThrottle()
+	if err != nil {
+		return fail(err)
+	}
 	acfg := agents.DefaultConfig()
 	acfg.Name, acfg.Workers, acfg.TxnLease = "killable", 1, space.MinTxnLease
 	a, err := agents.New(acfg, sp, markingBackend{be, os.Getenv("TB_MARKER")}, th)
@@ -124,7 +127,8 @@ func TestAgentKilledAfterSubmit(t *testing.T) {
 		marker := filepath.Join(work, fmt.Sprintf("marker-%d", i))
 		cmd := exec.Command(self, "-test.run=^$")
 		cmd.Env = append(os.Environ(), "TB_KILLABLE_AGENT=1", "TB_NATS="+url, "TB_SLURM_CONF="+e.slurmA, "TB_WORK="+work, "TB_MARKER="+marker)
-		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		var childOut lockedBuffer
+		cmd.Stdout, cmd.Stderr = &childOut, &childOut
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +140,7 @@ func TestAgentKilledAfterSubmit(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				cmd.Process.Kill()
-				t.Fatalf("round %d: the agent submitted nothing within 60s", i)
+				t.Fatalf("round %d: the agent submitted nothing within 60s:\n%s", i, tail(childOut.String(), 30))
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -149,7 +153,10 @@ func TestAgentKilledAfterSubmit(t *testing.T) {
 			lostBeforeCommit++
 		}
 		actx, stop := context.WithCancel(ctx)
-		th, _ := strategies.NewThrottle("fixed", strategies.ThrottleConfig{Fixed: strategies.FixedConfig{Rate: 100, Burst: 10}})
+		th, err := fastThrottle()
+		if err != nil {
+			t.Fatal(err)
+		}
 		acfg := agents.DefaultConfig()
 		acfg.Name, acfg.Workers = "adopter", 1
 		acfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -208,4 +215,11 @@ func countSlurmJobs(t *testing.T, conf, name string) int {
 		t.Fatalf("squeue: %v", err)
 	}
 	return len(strings.Fields(string(out)))
+}
+
+// fastThrottle lets a test agent take at once.
+func fastThrottle() (strategies.Throttle, error) {
+	cfg := strategies.DefaultThrottleConfig()
+	cfg.Fixed = strategies.FixedConfig{Rate: 100, Burst: 10}
+	return strategies.NewThrottle("fixed", cfg)
 }

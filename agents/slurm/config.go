@@ -46,6 +46,13 @@ type Config struct {
 	// also sbatch's --chdir. It must be an absolute path that exists on the
 	// compute nodes (New does not check). Default "/".
 	Root string
+	// LoginEnvironment starts jobs in the user's login environment on the
+	// node (sbatch --export=NONE: slurmd runs "su - user" for every job,
+	// which halves the job throughput of a small cluster) instead of the
+	// minimal base: PATH=/usr/local/bin:/usr/bin:/bin, HOME, USER and
+	// LOGNAME of the broker's user, and SLURM_CONF. The JSDL Environment is
+	// set on top of either.
+	LoginEnvironment bool
 	// ExtraArgs are options added to every sbatch call before the
 	// backend's own (site policy such as --account=, --qos=, --hold). They
 	// come from the operator, never from a job.

@@ -188,7 +188,7 @@ func TestRunnerEnvAndOutput(t *testing.T) {
 	if err := os.WriteFile(p, []byte("#!/bin/sh\nenv | sort\necho oops >&2\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run := execRunner(map[string]string{"squeue": p}, []string{"SLURM_CONF=/x", "TZ=UTC"}, 5*time.Second)
+	run := execRunner(map[string]string{"squeue": p}, map[string][]string{"squeue": {"SLURM_CONF=/x", "TZ=UTC"}}, 5*time.Second)
 	_, _, err := run(context.Background(), "squeue", nil, nil)
 	var ce *cmdError
 	if !errors.As(err, &ce) || ce.stderr != "oops" {

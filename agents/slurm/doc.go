@@ -2,7 +2,8 @@
 // its command-line tools (sbatch, squeue, scancel, sinfo) with
 // exec.CommandContext: an argv vector, never a shell, a per-call timeout
 // (Config.CallTimeout), bounded output, and an environment holding only
-// SLURM_CONF, TZ=UTC, SLURM_TIME_FORMAT=standard and a fixed PATH.
+// SLURM_CONF, TZ=UTC, SLURM_TIME_FORMAT=standard and a fixed PATH (sbatch:
+// the jobs' base environment, below).
 //
 // # Submitting
 //
@@ -13,11 +14,13 @@
 //
 //   - Executable and Argument: the script's last line, exec -- 'exe' 'arg'
 //     ..., each a single-quoted literal; bash looks a bare name up in PATH.
-//   - Environment: --export=NONE (the job starts with the user's login
-//     environment on the node, not the broker's), then one
-//     "unset -v NAME; export NAME='value'" line per variable. Names must be
-//     identifiers; bash's read-only variables (UID, EUID, PPID, SHELLOPTS,
-//     BASHOPTS, BASH_VERSINFO) are rejected.
+//   - Environment: a minimal base given to sbatch with --export=ALL
+//     (PATH=/usr/local/bin:/usr/bin:/bin, HOME, USER, LOGNAME, SLURM_CONF;
+//     nothing of the broker's own environment), or with
+//     Config.LoginEnvironment the user's login environment on the node
+//     (--export=NONE); then one "unset -v NAME; export NAME='value'" line
+//     per variable. Names must be identifiers; bash's read-only variables
+//     (UID, EUID, PPID, SHELLOPTS, BASHOPTS, BASH_VERSINFO) are rejected.
 //   - WorkingDirectory: the script's cd (relative paths resolve against
 //     Config.Root, the default); sbatch itself gets --chdir=Config.Root, so
 //     no user text reaches Slurm's records.

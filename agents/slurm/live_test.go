@@ -463,3 +463,40 @@ func BenchmarkLiveSubmit(bm *testing.B) {
 		}
 	}
 }
+
+// TestLiveEnvironment: a job starts with the minimal base environment plus
+// its JSDL Environment, nothing of the broker's; with LoginEnvironment, the
+// user's login environment instead of the base.
+func TestLiveEnvironment(t *testing.T) {
+	a, _ := liveClusters(t)
+	t.Parallel()
+	for _, login := range []bool{false, true} {
+		b := newLive(t, a, Config{LoginEnvironment: login})
+		dir := jobDir(t, a)
+		_, id := submit(t, b, posixDoc(cmdline("/usr/bin/env", "-0"), pxEnv("PATH", "/bin:/usr/bin"), pxEnv("MY_VAR", "v a l"),
+			px("Output", "env"), px("WorkingDirectory", dir)))
+		if st := waitEnd(t, b, id, time.Minute); st.State != tuplebroker.Finished {
+			t.Fatalf("login=%v: status %+v", login, show(st))
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{}
+		for kv := range strings.SplitSeq(strings.TrimSuffix(string(data), "\x00"), "\x00") {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		if env["PATH"] != "/bin:/usr/bin" || env["MY_VAR"] != "v a l" || env["HOME"] == "" || env["SLURM_JOB_ID"] != id {
+			t.Errorf("login=%v: environment %q", login, env)
+		}
+		for _, leak := range []string{"TUPLEBROKER_SLURM_DIR", "TUPLEBROKER_SLURM_A_CONF", "TZ", "SLURM_TIME_FORMAT"} {
+			if v, ok := env[leak]; ok {
+				t.Errorf("login=%v: the broker's %s=%q reached the job", login, leak, v)
+			}
+		}
+		if got := env["SLURM_GET_USER_ENV"] == "1"; got != login {
+			t.Errorf("login=%v: SLURM_GET_USER_ENV=%q", login, env["SLURM_GET_USER_ENV"])
+		}
+	}
+}

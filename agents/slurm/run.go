@@ -22,9 +22,9 @@ const (
 	maxStderr = 64 << 10
 )
 
-// execRunner runs the commands found in paths with exactly env, each bounded
-// by timeout.
-func execRunner(paths map[string]string, env []string, timeout time.Duration) runner {
+// execRunner runs the commands found in paths, each with exactly its
+// environment in envs (none if absent), each bounded by timeout.
+func execRunner(paths map[string]string, envs map[string][]string, timeout time.Duration) runner {
 	return func(ctx context.Context, name string, args []string, stdin []byte) ([]byte, []byte, error) {
 		path, ok := paths[name]
 		if !ok {
@@ -33,7 +33,10 @@ func execRunner(paths map[string]string, env []string, timeout time.Duration) ru
 		cctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 		defer cancel()
 		c := exec.CommandContext(cctx, path, args...)
-		c.Env = env
+		c.Env = envs[name]
+		if c.Env == nil {
+			c.Env = []string{}
+		}
 		c.Dir = "/"
 		if stdin != nil {
 			c.Stdin = bytes.NewReader(stdin)

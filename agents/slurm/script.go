@@ -28,14 +28,20 @@ type node struct {
 
 // identity is the user the jobs run as: the broker's own.
 type identity struct {
-	username, uid string
-	gids          []string // primary and supplementary group ids
+	username, uid, home string
+	gids                []string // primary and supplementary group ids
 }
 
 func currentIdentity() identity {
 	id := identity{uid: strconv.Itoa(os.Getuid())}
 	if u, err := user.Current(); err == nil {
-		id.username = u.Username
+		id.username, id.home = u.Username, u.HomeDir
+	}
+	if id.home == "" {
+		id.home = os.Getenv("HOME")
+	}
+	if id.home == "" {
+		id.home = "/"
 	}
 	id.gids = append(id.gids, strconv.Itoa(os.Getgid()), strconv.Itoa(os.Getegid()))
 	if gs, err := os.Getgroups(); err == nil {
@@ -55,7 +61,10 @@ type translator struct {
 	capList   []string
 	root      string // absolute
 	srun      string
-	id        identity
+	// export is sbatch's --export value: "ALL" passes sbatch's own
+	// (minimal) environment, "NONE" loads the user's login environment.
+	export string
+	id     identity
 	// lookupGroup resolves a group name to its id; nil means user.LookupGroup.
 	lookupGroup func(name string) (string, error)
 }
@@ -158,8 +167,12 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 	// The script enters the job's directory itself, so no user text
 	// reaches Slurm's records (WorkDir is in the jobcomp lines); output goes
 	// where the script redirects it.
+	export := t.export
+	if export == "" {
+		export = "ALL"
+	}
 	args = append(args, "--chdir="+t.root, "--input=/dev/null", "--output=/dev/null", "--error=/dev/null",
-		"--export=NONE")
+		"--export="+export)
 
 	opts, err := t.resourceArgs(a, res, nodes)
 	if err != nil {

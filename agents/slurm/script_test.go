@@ -282,7 +282,7 @@ func argsOf(t *testing.T, tr *translator, doc string, nodes []node) []string {
 	if tr.partition != "" {
 		fixed = append(fixed, "--partition="+tr.partition)
 	}
-	fixed = append(fixed, "--chdir="+tr.root, "--input=/dev/null", "--output=/dev/null", "--error=/dev/null", "--export=NONE")
+	fixed = append(fixed, "--chdir="+tr.root, "--input=/dev/null", "--output=/dev/null", "--error=/dev/null", "--export=ALL")
 	if !slices.Equal(sub.args[:len(fixed)], fixed) {
 		t.Fatalf("args %q do not start with %q", sub.args, fixed)
 	}

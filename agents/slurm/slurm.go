@@ -86,11 +86,23 @@ func New(cfg Config) (*Backend, error) {
 		}
 		paths[c] = lp
 	}
-	// Only what the commands need: which cluster, and times in UTC in the
-	// standard format.
-	env := []string{"TZ=UTC", "SLURM_TIME_FORMAT=standard", "PATH=/usr/bin:/bin"}
+	// Only what the commands need: which cluster, and for the queries
+	// times in UTC in the standard format. sbatch's environment is the
+	// jobs' base environment (--export=ALL) unless LoginEnvironment.
+	id := currentIdentity()
+	query := []string{"TZ=UTC", "SLURM_TIME_FORMAT=standard", "PATH=/usr/bin:/bin"}
+	jobBase := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + id.home}
+	if id.username != "" {
+		jobBase = append(jobBase, "USER="+id.username, "LOGNAME="+id.username)
+	}
 	if cfg.Conf != "" {
-		env = append(env, "SLURM_CONF="+cfg.Conf)
+		query = append(query, "SLURM_CONF="+cfg.Conf)
+		jobBase = append(jobBase, "SLURM_CONF="+cfg.Conf)
+	}
+	envs := map[string][]string{"sbatch": jobBase, "squeue": query, "scancel": query, "sinfo": query}
+	export := "ALL"
+	if cfg.LoginEnvironment {
+		export = "NONE"
 	}
 	if cfg.Spool != "" {
 		if err := os.MkdirAll(cfg.Spool, 0o700); err != nil {
@@ -117,9 +129,10 @@ func New(cfg Config) (*Backend, error) {
 			capList:   slices.Clone(cfg.Capabilities),
 			root:      filepath.Clean(cfg.Root),
 			srun:      cfg.Srun,
-			id:        currentIdentity(),
+			export:    export,
+			id:        id,
 		},
-		run:       execRunner(paths, env, cfg.CallTimeout),
+		run:       execRunner(paths, envs, cfg.CallTimeout),
 		log:       log,
 		cancelled: make(map[string]bool),
 	}
