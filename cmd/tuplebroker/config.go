@@ -66,6 +66,10 @@ type throttleConfig struct {
 	MinRate  float64 `json:"min_rate,omitempty"`
 	MaxRate  float64 `json:"max_rate,omitempty"`
 	Burst    int     `json:"burst,omitempty"`
+	// DecreaseFactor (adaptive) multiplies the rate on a refusal, in (0, 1);
+	// IncreaseStep is added per second of clean successes.
+	DecreaseFactor float64 `json:"decrease_factor,omitempty"`
+	IncreaseStep   float64 `json:"increase_step,omitempty"`
 }
 
 type localConfig struct {
@@ -213,7 +217,8 @@ func (t throttleConfig) build() (strategies.Throttle, error) {
 		cfg.Adaptive.MinRate = orF(t.MinRate, 1)
 		cfg.Adaptive.MaxRate = orF(t.MaxRate, 5000)
 		cfg.Adaptive.Burst = burst
-		cfg.Adaptive.IncreaseStep = max(cfg.Adaptive.InitialRate/4, 1)
+		cfg.Adaptive.IncreaseStep = orF(t.IncreaseStep, max(cfg.Adaptive.InitialRate/4, 1))
+		cfg.Adaptive.DecreaseFactor = orF(t.DecreaseFactor, cfg.Adaptive.DecreaseFactor)
 	}
 	th, err := strategies.NewThrottle(name, cfg)
 	if err != nil {

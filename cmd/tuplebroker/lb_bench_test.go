@@ -33,7 +33,7 @@ func BenchmarkLoadBalancing(b *testing.B) {
 }
 
 func runLoadBalancing(b *testing.B, mode string, n int) float64 {
-	th := throttleConfig{Strategy: "adaptive", Rate: 20, MinRate: 1, MaxRate: 500, Burst: 2}
+	th := throttleConfig{Strategy: "adaptive", Rate: 20, MinRate: 1, MaxRate: 500, Burst: 2, DecreaseFactor: 0.8, IncreaseStep: 10}
 	mk := func(name string, slots int, refuseAbove float64) agentConfig {
 		couriers := 0
 		if mode == "hybrid" {
