@@ -217,17 +217,18 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 		return fmt.Errorf("begin: %w", err)
 	}
 	var tu tuplebroker.Tuple
+	var returned int
 	if pushed {
 		// The factory wrote the request just before pushing: this
 		// process's mirror may not have it yet.
 		tctx, cancel := context.WithTimeout(ctx, pushTakeWait)
-		tu, err = tx.Take(tctx, tmpl)
+		tu, returned, err = tx.TakeCounted(tctx, tmpl)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = space.ErrNoMatch
 		}
 	} else {
-		tu, err = tx.TryTake(ctx, tmpl)
+		tu, returned, err = tx.TryTakeCounted(ctx, tmpl)
 	}
 	if err != nil {
 		tx.Abort(context.WithoutCancel(ctx))
@@ -251,7 +252,10 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 		return a.fail(fctx, tx, req, fmt.Sprintf("invalid JSDL: %v", err))
 	}
 	job := Job{GUID: req.GUID, UID: req.UID, Definition: def, Attempt: req.Attempts}
-	id, err := a.submitOnce(ctx, job)
+	// A request no transaction held before and with no failed attempt
+	// cannot be in the backend yet: only one that was, may be.
+	fresh := returned == 0 && req.Attempts == 0
+	id, err := a.submitOnce(ctx, job, fresh)
 	switch {
 	case err == nil:
 		a.observe(strategies.Accepted)
@@ -283,9 +287,11 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 }
 
 // submitOnce adopts the backend job already submitted under the GUID, if
-// the backend can find one, else submits.
-func (a *Agent) submitOnce(ctx context.Context, job Job) (string, error) {
-	if f, ok := a.be.(Finder); ok {
+// the backend can find one, else submits. A fresh request (never held by a
+// transaction that ended without committing, no failed attempt) skips the
+// lookup: no agent can have submitted it.
+func (a *Agent) submitOnce(ctx context.Context, job Job, fresh bool) (string, error) {
+	if f, ok := a.be.(Finder); ok && !fresh {
 		id, found, err := f.Find(ctx, job.GUID)
 		if err != nil {
 			return "", fmt.Errorf("%w: looking up %s: %v", ErrRefused, job.GUID, err)

@@ -6,10 +6,12 @@
 #   (a) every role in one `serve` process;
 #   (b) `serve --roles none` (NATS and the space only), a factory, an agent
 #       process (three sim agents) and a manager, each its own process.
-# Each runs unpaced at concurrency 32, then paced at 1,000 jobs/s.
+# Each runs unpaced at concurrency $CONCURRENCY (default 32), then paced at
+# 1,000 jobs/s.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=${1:-5000}
+conc=${CONCURRENCY:-32}
 work=$(mktemp -d)
 bin="$work/tuplebroker"
 go build -o "$bin" ./cmd/tuplebroker
@@ -25,8 +27,8 @@ wait_file() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done
 wait_http() { for _ in $(seq 1 300); do curl -sf "$1/healthz" >/dev/null && return 0; sleep 0.1; done; echo "no $1" >&2; return 1; }
 
 run_bench() { # URL NATS_URL TOKEN
-	echo "--- unpaced, concurrency 32"
-	TUPLEBROKER_TOKEN=$3 "$bin" bench --url "$1" --jobs "$jobs" --concurrency 32 --kv-baseline "$2" 2>/dev/null
+	echo "--- unpaced, concurrency $conc"
+	TUPLEBROKER_TOKEN=$3 "$bin" bench --url "$1" --jobs "$jobs" --concurrency "$conc" --kv-baseline "$2" 2>/dev/null
 	echo "--- paced at 1000 jobs/s, concurrency 64"
 	TUPLEBROKER_TOKEN=$3 "$bin" bench --url "$1" --jobs "$jobs" --concurrency 64 --rate 1000 2>/dev/null
 }

@@ -52,7 +52,7 @@ func (e schedulerEnv) agents(work string, names []string) []map[string]any {
 		fmt.Sscan(s, &n)
 		return n
 	}
-	th := map[string]any{"strategy": "adaptive", "rate": 50, "max_rate": 500, "burst": 8}
+	th := map[string]any{"strategy": "adaptive", "rate": 200, "max_rate": 1000, "burst": 16}
 	all := []map[string]any{
 		{"name": "slurm-a", "backend": "slurm", "workers": 4, "couriers": 0, "throttle": th,
 			"slurm": map[string]any{"conf": e.slurmA, "root": work, "call_timeout": "10s"}},

@@ -39,7 +39,10 @@ type envelope struct {
 	X int64 `json:"x,omitempty"`
 	// C names the transaction that has taken this tuple but not yet
 	// committed; a claimed tuple is invisible to reads and takes.
-	C string          `json:"c,omitempty"`
+	C string `json:"c,omitempty"`
+	// R counts the times this tuple was put back after a transaction that
+	// had taken it ended without committing (aborted, or its holder died).
+	R int             `json:"r,omitempty"`
 	D json.RawMessage `json:"d"`
 }
 

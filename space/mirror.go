@@ -735,6 +735,7 @@ func (s *Space) txnAlive(ctx context.Context, id string) bool {
 func (s *Space) restore(ctx context.Context, e *entry) error {
 	orig := *e.env
 	orig.C = ""
+	orig.R++
 	if orig.expired(time.Now()) {
 		return s.remove(ctx, e.key, e.rev)
 	}

@@ -152,6 +152,21 @@ func (tx *Txn) Renew(ctx context.Context, d time.Duration) error {
 // The tuple is invisible to everyone until Commit removes it for good or
 // Abort (or the lease's end) puts it back.
 func (tx *Txn) TryTake(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, error) {
+	t, _, err := tx.TryTakeCounted(ctx, tmpl)
+	return t, err
+}
+
+// TryTakeCounted is TryTake that also reports how many times the tuple was
+// put back by transactions that took it and ended without committing (0: no
+// transaction ever held it before). An agent uses it to skip looking for a
+// backend job that no earlier taker can have submitted.
+func (tx *Txn) TryTakeCounted(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, int, error) {
+	var returned int
+	t, err := tx.tryTake(ctx, tmpl, &returned)
+	return t, returned, err
+}
+
+func (tx *Txn) tryTake(ctx context.Context, tmpl tuplebroker.Template, returned *int) (tuplebroker.Tuple, error) {
 	if err := tx.s.check(tmpl); err != nil {
 		return nil, err
 	}
@@ -178,13 +193,22 @@ func (tx *Txn) TryTake(ctx context.Context, tmpl tuplebroker.Template) (tuplebro
 		}
 		tx.s.mirror.applyLocal([]localOp{{key: e.key, rev: rev, data: data, env: &claimed, tuple: e.tuple}})
 		tx.claims = append(tx.claims, &entry{key: e.key, kind: e.kind, toks: e.toks, rev: rev, env: &claimed, tuple: e.tuple})
+		*returned = e.env.R
 		return nil
 	})
 }
 
 // Take blocks until it has taken a matching tuple under the transaction.
 func (tx *Txn) Take(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, error) {
-	return tx.s.block(ctx, tmpl, func() (tuplebroker.Tuple, error) { return tx.TryTake(ctx, tmpl) })
+	t, _, err := tx.TakeCounted(ctx, tmpl)
+	return t, err
+}
+
+// TakeCounted is Take reporting what TryTakeCounted reports.
+func (tx *Txn) TakeCounted(ctx context.Context, tmpl tuplebroker.Template) (tuplebroker.Tuple, int, error) {
+	var returned int
+	t, err := tx.s.block(ctx, tmpl, func() (tuplebroker.Tuple, error) { return tx.tryTake(ctx, tmpl, &returned) })
+	return t, returned, err
 }
 
 // Write adds a tuple that will exist, with the given lease counted from the
