@@ -118,6 +118,10 @@ func appendEnvelope(b []byte, env *envelope) []byte {
 		b = append(b, `,"c":`...)
 		b = strconv.AppendQuote(b, env.C)
 	}
+	if env.R != 0 {
+		b = append(b, `,"r":`...)
+		b = strconv.AppendInt(b, int64(env.R), 10)
+	}
 	b = append(b, `,"d":`...)
 	b = append(b, env.D...)
 	return append(b, '}')

@@ -361,3 +361,34 @@ func TestCommitFinishedByAnotherSpaceWhenHolderDies(t *testing.T) {
 		t.Fatal("request still stored")
 	}
 }
+
+// TestTakeCountsReturns: a tuple put back by an aborted transaction says so
+// to its next taker (agents rely on it to know whether a job may already be
+// in a backend), across processes' views (the count travels in the value).
+func TestTakeCountsReturns(t *testing.T) {
+	srv := startServer(t, "")
+	a := openSpace(t, srv.ClientURL(), WithMemoryStorage())
+	b := openSpace(t, srv.ClientURL(), WithMemoryStorage())
+	ctx := ctxT(t, 20*time.Second)
+	req := newRequest("")
+	if _, err := a.Write(ctx, req, Forever); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := tuplebroker.RequestTemplate{GUID: req.GUID}
+	for want := 0; want < 3; want++ {
+		tx, err := b.Begin(ctx, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, n, err := tx.TakeCounted(ctx, tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Fatalf("take %d: returned %d times, want %d", want, n, want)
+		}
+		if err := tx.Abort(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
