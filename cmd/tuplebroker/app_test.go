@@ -2,7 +2,10 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -20,5 +23,40 @@ func TestInterspersedFlags(t *testing.T) {
 		if got := interspersed(app, c.in); !slices.Equal(got, c.want) {
 			t.Errorf("interspersed(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestExampleConfigs: every pool configuration in examples/ loads, and so
+// does the README's "fronting real clusters" example.
+func TestExampleConfigs(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configurations: %v", err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "Engine cell:\n\n```json\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README: no pool configuration example after \"Engine cell:\"")
+	}
+	fromReadme := filepath.Join(t.TempDir(), "readme.json")
+	if err := os.WriteFile(fromReadme, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, fromReadme) {
+		cfg, err := loadPoolConfig(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if len(cfg.Agents) == 0 {
+			t.Errorf("%s: no agents", f)
+		}
+	}
+	if _, err := loadPoolConfig("../../examples/hello.jsdl"); err == nil {
+		t.Error("a JSDL document loaded as a pool configuration")
 	}
 }
