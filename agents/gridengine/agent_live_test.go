@@ -64,12 +64,7 @@ func TestLiveAgentExactlyOnce(t *testing.T) {
 	out := filepath.Join(dir, "out.txt")
 	doc := posixDoc(cmdline("/bin/echo", "once"), px("Output", out))
 
-	// The job an earlier agent submitted before dying.
 	adopted := "0" + uuid.NewString()[1:] // starts with a digit
-	earlier, err := b.Submit(context.Background(), agents.Job{GUID: adopted, Definition: parse(t, doc)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fresh := "1" + uuid.NewString()[1:]
 
 	srv, err := space.StartServer(space.ServerConfig{})
@@ -97,6 +92,22 @@ func TestLiveAgentExactlyOnce(t *testing.T) {
 		if _, err := sp.Write(ctx, r, space.Forever); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// An earlier agent took one request, submitted it, and died before
+	// committing: its transaction ends and the request comes back.
+	tx, err := sp.Begin(ctx, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.TryTake(ctx, tuplebroker.RequestTemplate{GUID: adopted}); err != nil {
+		t.Fatal(err)
+	}
+	earlier, err := b.Submit(context.Background(), agents.Job{GUID: adopted, Definition: parse(t, doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Abort(ctx); err != nil {
+		t.Fatal(err)
 	}
 	tcfg := strategies.DefaultThrottleConfig()
 	tcfg.Fixed = strategies.FixedConfig{Rate: 1000, Burst: 100}

@@ -32,7 +32,14 @@ if [ "$can" = 1 ]; then
 	mkdir -p "$dir"
 	for s in "${scheds[@]}"; do
 		"$here/$s.sh" down "$dir" >/dev/null 2>&1 || true # leftovers of a killed run
-		"$here/$s.sh" up "$dir"
+		if ! "$here/$s.sh" up "$dir"; then
+			# Daemons of a run that just ended may still hold ports or
+			# state: stop everything and try once more.
+			echo "with-schedulers: $s did not come up; retrying once" >&2
+			"$here/$s.sh" down "$dir" >/dev/null 2>&1 || true
+			sleep 2
+			"$here/$s.sh" up "$dir"
+		fi
 		# shellcheck disable=SC1090
 		. "$dir/$s.env"
 	done
