@@ -29,7 +29,11 @@ type notifier struct {
 // Notify is served from this Space's mirror, which sees every change to the
 // bucket: it costs no server round trip and no consumer, so a caller may
 // open one per request. A reader that falls notifyBuffer tuples behind
-// loses the excess (logged); use Entries or TryRead to catch up.
+// loses the excess (logged); use Entries or TryRead to catch up. The bucket
+// keeps one revision per key, so a mirror that has fallen behind never sees
+// a tuple that was written and taken (or rewritten) before it caught up:
+// Notify is for tuples that stay, like published Responses, not a log of
+// every write.
 func (s *Space) Notify(ctx context.Context, tmpl tuplebroker.Template) (<-chan tuplebroker.Tuple, error) {
 	if err := s.check(tmpl); err != nil {
 		return nil, err
