@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"tuplebroker/agents"
 	"tuplebroker/agents/sim"
 	"tuplebroker/bus"
+	"tuplebroker/jobmanager"
 	"tuplebroker/space"
 	"tuplebroker/strategies"
 )
@@ -257,149 +257,39 @@ func (p *pool) assertNoJobs(f *fac, what string) {
 	}
 }
 
-// testManager stands in for a manager node. The jobmanager package is
-// being written in parallel, so these tests host jobs with this minimal
-// loop on the real space and the real bus: it takes each unpublished
-// Response in a transaction and writes it back published with its handle,
-// and answers the manager calls from the Response and the agent's backend
-// status, publishing an event when a hosted job changes. The lead's
-// integration tests cover the real jobmanager.
-type testManager struct {
-	handle string
-	sp     *space.Space
-	b      *bus.Bus
-
-	mu   sync.Mutex
-	last map[string]tuplebroker.Job
-}
-
-func (p *pool) startManager(handle string) *testManager {
+// startManager runs a real manager node (jobmanager.Node) with the given
+// handle on its own connection, served on the bus, until the test ends.
+func (p *pool) startManager(handle string) *jobmanager.Node {
 	p.t.Helper()
-	sp, _, b := p.open()
-	m := &testManager{handle: handle, sp: sp, b: b, last: map[string]tuplebroker.Job{}}
+	sp, names, b := p.open()
+	cfg := jobmanager.DefaultConfig()
+	cfg.Handle = handle
+	cfg.PollInterval = 100 * time.Millisecond
+	cfg.Logger = quiet()
+	adm, err := strategies.NewAdmission("maxjobs", strategies.DefaultAdmissionConfig())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cfg.Admission = adm
+	node, err := jobmanager.New(cfg, sp, names, b, b)
+	if err != nil {
+		p.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(p.ctx)
-	srv, err := b.ServeManager(p.serveContext(ctx), handle, m)
+	srv, err := b.ServeManager(p.serveContext(ctx), handle, node)
 	if err != nil {
 		cancel()
 		p.t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); m.host(ctx) }()
-	go func() { defer wg.Done(); m.watch(ctx) }()
-	p.t.Cleanup(func() { cancel(); srv.Stop(); wg.Wait() })
-	return m
-}
-
-func (m *testManager) host(ctx context.Context) {
-	for ctx.Err() == nil {
-		tx, err := m.sp.Begin(ctx, 5*time.Second)
-		if err != nil {
-			time.Sleep(50 * time.Millisecond)
-			continue
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := node.Run(ctx); err != nil {
+			p.t.Errorf("manager %s: %v", handle, err)
 		}
-		tctx, cancel := context.WithTimeout(ctx, time.Second)
-		t, err := tx.Take(tctx, tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(false)})
-		cancel()
-		if err != nil {
-			_ = tx.Abort(context.Background())
-			continue
-		}
-		r := t.(*tuplebroker.Response)
-		r.Published, r.Manager = true, m.handle
-		if tx.Write(r, space.Forever) != nil || tx.Commit(context.Background()) != nil {
-			_ = tx.Abort(context.Background())
-			continue
-		}
-		m.publish(ctx, r)
-	}
-}
-
-// watch publishes the hosted jobs' changes.
-func (m *testManager) watch(ctx context.Context) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, e := range m.sp.Entries(tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(true), Manager: m.handle}) {
-			m.publish(ctx, e.Tuple.(*tuplebroker.Response))
-		}
-	}
-}
-
-func (m *testManager) publish(ctx context.Context, r *tuplebroker.Response) {
-	j := m.job(ctx, r)
-	m.mu.Lock()
-	prev, seen := m.last[r.GUID]
-	m.last[r.GUID] = j
-	m.mu.Unlock()
-	if !seen || j.Changed(prev) {
-		_ = m.b.PublishEvent(j)
-	}
-}
-
-// job is the Response's view, refined by the backend's status.
-func (m *testManager) job(ctx context.Context, r *tuplebroker.Response) tuplebroker.Job {
-	j := tuplebroker.JobFromResponse(r)
-	if j.State.Terminal() || r.Agent == "" || r.BackendJobID == "" {
-		return j
-	}
-	st, err := m.b.AgentStatus(ctx, r.Agent, []string{r.BackendJobID})
-	if err != nil {
-		return j
-	}
-	if s, ok := st[r.BackendJobID]; ok {
-		j.State, j.SubState, j.ExitCode, j.Reason, j.Started, j.Ended = s.State, s.SubState, s.ExitCode, s.Reason, s.Started, s.Ended
-	}
-	return j
-}
-
-func (m *testManager) hosted(uid, guid string) (*tuplebroker.Response, error) {
-	t, err := m.sp.TryRead(context.Background(), tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(true), GUID: guid, Manager: m.handle})
-	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", guid, tuplebroker.ErrNotFound)
-	}
-	r := t.(*tuplebroker.Response)
-	if r.UID != uid {
-		return nil, fmt.Errorf("job %s: %w", guid, tuplebroker.ErrNotFound)
-	}
-	return r, nil
-}
-
-func (m *testManager) Job(ctx context.Context, uid, guid string) (tuplebroker.Job, error) {
-	r, err := m.hosted(uid, guid)
-	if err != nil {
-		return tuplebroker.Job{}, err
-	}
-	return m.job(ctx, r), nil
-}
-
-func (m *testManager) Cancel(ctx context.Context, uid, guid string) (tuplebroker.Job, error) {
-	r, err := m.hosted(uid, guid)
-	if err != nil {
-		return tuplebroker.Job{}, err
-	}
-	if m.job(ctx, r).State.Terminal() {
-		return tuplebroker.Job{}, fmt.Errorf("job %s: %w", guid, tuplebroker.ErrConflict)
-	}
-	if err := m.b.AgentCancel(ctx, r.Agent, r.BackendJobID); err != nil {
-		return tuplebroker.Job{}, err
-	}
-	return m.job(ctx, r), nil
-}
-
-func (m *testManager) Jobs(ctx context.Context, uid string, guids []string) ([]tuplebroker.Job, error) {
-	var out []tuplebroker.Job
-	for _, g := range guids {
-		if r, err := m.hosted(uid, g); err == nil {
-			out = append(out, m.job(ctx, r))
-		}
-	}
-	return out, nil
+	}()
+	p.t.Cleanup(func() { cancel(); srv.Stop(); <-done })
+	return node
 }
 
 // reply is an HTTP answer, read whole.
