@@ -78,12 +78,17 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
 	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
+	// Generous: a loaded 2-core machine starting a cluster node can take
+	// tens of seconds.
+	if !ns.ReadyForConnections(readyTimeout) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded nats-server: not ready after 30s")
+		return nil, fmt.Errorf("embedded nats-server: not ready after %v", readyTimeout)
 	}
 	return &Server{ns: ns}, nil
 }
+
+// readyTimeout bounds an embedded server's start.
+const readyTimeout = 90 * time.Second
 
 // ClientURL is the nats:// URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
