@@ -1,6 +1,7 @@
 package jsdl
 
 import (
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
@@ -336,4 +337,36 @@ func (jd *JobDefinition) Requirements() []string {
 	}
 	sort.Strings(labels)
 	return labels
+}
+
+// OnFileSystem resolves value against the MountPoint of the file system the
+// document declares under name (GFD.56 filesystemName): a relative value is
+// prefixed with the mount point, an absolute one is kept, an empty one is the
+// mount point. An empty name leaves value unchanged. r may be nil (no
+// Resources: no file system is declared). The error says what is wrong with
+// the reference, for the caller to prefix with the element that made it.
+func (r *Resources) OnFileSystem(name, value string) (string, error) {
+	if name == "" {
+		return value, nil
+	}
+	var f *FileSystem
+	if r != nil {
+		for i := range r.FileSystem {
+			if r.FileSystem[i].Name == name {
+				f = &r.FileSystem[i]
+				break
+			}
+		}
+	}
+	switch {
+	case f == nil:
+		return "", fmt.Errorf("refers to file system %q, which the job does not declare", name)
+	case f.MountPoint == "":
+		return "", fmt.Errorf("refers to file system %q, which has no MountPoint to locate it by", name)
+	case strings.HasPrefix(value, "/"):
+		return value, nil
+	case value == "":
+		return f.MountPoint, nil
+	}
+	return strings.TrimSuffix(f.MountPoint, "/") + "/" + value, nil
 }

@@ -215,3 +215,32 @@ func TestRequirementsSorted(t *testing.T) {
 		t.Errorf("Requirements() not sorted: %q", got)
 	}
 }
+
+func TestOnFileSystem(t *testing.T) {
+	r := &Resources{FileSystem: []FileSystem{{Name: "DATA", MountPoint: "/data/"}, {Name: "BARE"}}}
+	cases := []struct {
+		res         *Resources
+		name, value string
+		want, err   string
+	}{
+		{r, "", "rel", "rel", ""},
+		{r, "DATA", "in.dat", "/data/in.dat", ""},
+		{r, "DATA", "/abs/in.dat", "/abs/in.dat", ""},
+		{r, "DATA", "", "/data/", ""},
+		{r, "NOPE", "x", "", "does not declare"},
+		{nil, "DATA", "x", "", "does not declare"},
+		{r, "BARE", "x", "", "no MountPoint"},
+	}
+	for _, c := range cases {
+		got, err := c.res.OnFileSystem(c.name, c.value)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("OnFileSystem(%q, %q) = %q, %v; want an error containing %q", c.name, c.value, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("OnFileSystem(%q, %q) = %q, %v; want %q", c.name, c.value, got, err, c.want)
+		}
+	}
+}

@@ -263,7 +263,6 @@ func count(rv *jsdl.RangeValue, what string) (int, error) {
 // once, single-quoted; nothing the job supplies is ever a directive, a
 // variable expansion or a command word outside quotes.
 func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (string, error) {
-	fsys := fileSystems(r)
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n")
 	b.WriteString("# Grid Engine job " + name + ", written by tuplebroker (qsub -C '': no directives are read).\n")
@@ -271,7 +270,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		b.WriteString("cd -- " + quote(t.workDir) + " || exit 1\n")
 	}
 	if a.wd.Path != "" {
-		wd, err := onFS(fsys, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+		wd, err := onFS(r, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
 		if err != nil {
 			return "", err
 		}
@@ -289,7 +288,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 			return "", rejectf("environment variable %s is set twice", e.Name)
 		}
 		seen[e.Name] = true
-		v, err := onFS(fsys, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := onFS(r, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
 			return "", err
 		}
@@ -308,7 +307,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		if s.f.Path == "" {
 			continue
 		}
-		p, err := onFS(fsys, s.f.FilesystemName, s.f.Path, s.what)
+		p, err := onFS(r, s.f.FilesystemName, s.f.Path, s.what)
 		if err != nil {
 			return "", err
 		}
@@ -328,7 +327,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		b.WriteString("exec " + strings.Join(redir, " ") + "\n")
 	}
 
-	exe, err := onFS(fsys, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := onFS(r, a.exe.FilesystemName, a.exe.Path, "Executable")
 	if err != nil {
 		return "", err
 	}
@@ -343,7 +342,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 	}
 	argv = append(argv, exe)
 	for i, arg := range a.args {
-		v, err := onFS(fsys, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		v, err := onFS(r, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return "", err
 		}
@@ -471,39 +470,14 @@ func (t *translator) checkIdentity(userName, groupName string) error {
 	return rejectf("job asks for group %q; the Grid Engine backend's user %q is not a member", groupName, t.id.username)
 }
 
-// fileSystems indexes the declared jsdl:FileSystem elements by name.
-func fileSystems(r *jsdl.Resources) map[string]*jsdl.FileSystem {
-	if r == nil {
-		return nil
+// onFS resolves value against the file system it names (see
+// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
+func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
+	p, err := res.OnFileSystem(name, value)
+	if err != nil {
+		return "", rejectf("%s %v", what, err)
 	}
-	m := make(map[string]*jsdl.FileSystem, len(r.FileSystem))
-	for i := range r.FileSystem {
-		m[r.FileSystem[i].Name] = &r.FileSystem[i]
-	}
-	return m
-}
-
-// onFS resolves value against the MountPoint of file system name (GFD.56
-// filesystemName): a relative value is prefixed with the mount point, an
-// absolute one is kept. An empty name leaves value unchanged.
-func onFS(fsys map[string]*jsdl.FileSystem, name, value, what string) (string, error) {
-	if name == "" {
-		return value, nil
-	}
-	f, ok := fsys[name]
-	if !ok {
-		return "", rejectf("%s refers to file system %q, which the job does not declare", what, name)
-	}
-	if f.MountPoint == "" {
-		return "", rejectf("%s refers to file system %q, which has no MountPoint; the Grid Engine backend cannot locate it", what, name)
-	}
-	if strings.HasPrefix(value, "/") {
-		return value, nil
-	}
-	if value == "" {
-		return f.MountPoint, nil
-	}
-	return strings.TrimSuffix(f.MountPoint, "/") + "/" + value, nil
+	return p, nil
 }
 
 func noNUL(what, s string) error {

@@ -107,12 +107,11 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 			s.wall = time.Duration(*a.wall) * time.Second
 		}
 	}
-	fsys := fileSystems(desc.Resources)
 
 	// Working directory.
 	s.dir = b.root
 	if a.wd.Path != "" {
-		p, err := onFS(fsys, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+		p, err := onFS(desc.Resources, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +133,7 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	set := make(map[string]bool, len(a.env))
 	var jenv []string
 	for _, e := range a.env {
-		v, err := onFS(fsys, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := onFS(desc.Resources, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +161,7 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	s.env = append(s.env, jenv...)
 
 	// Executable and arguments.
-	exe, err := onFS(fsys, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := onFS(desc.Resources, a.exe.FilesystemName, a.exe.Path, "Executable")
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +174,7 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	s.argv = make([]string, 0, 1+len(a.args))
 	s.argv = append(s.argv, exe)
 	for i, arg := range a.args {
-		v, err := onFS(fsys, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		v, err := onFS(desc.Resources, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +189,7 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 		if f.Path == "" {
 			return "", nil
 		}
-		p, err := onFS(fsys, f.FilesystemName, f.Path, what)
+		p, err := onFS(desc.Resources, f.FilesystemName, f.Path, what)
 		if err != nil {
 			return "", err
 		}
@@ -299,39 +298,14 @@ func (b *Backend) checkIdentity(userName, groupName string) error {
 	return rejectf("job asks for group %q; the local backend's user %q is not a member", groupName, b.id.username)
 }
 
-// fileSystems indexes the declared jsdl:FileSystem elements by name.
-func fileSystems(r *jsdl.Resources) map[string]*jsdl.FileSystem {
-	if r == nil {
-		return nil
+// onFS resolves value against the file system it names (see
+// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
+func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
+	p, err := res.OnFileSystem(name, value)
+	if err != nil {
+		return "", rejectf("%s %v", what, err)
 	}
-	m := make(map[string]*jsdl.FileSystem, len(r.FileSystem))
-	for i := range r.FileSystem {
-		m[r.FileSystem[i].Name] = &r.FileSystem[i]
-	}
-	return m
-}
-
-// onFS resolves value against the MountPoint of file system name (GFD.56
-// filesystemName): a relative value is prefixed with the mount point, an
-// absolute one is kept. An empty name leaves value unchanged.
-func onFS(fsys map[string]*jsdl.FileSystem, name, value, what string) (string, error) {
-	if name == "" {
-		return value, nil
-	}
-	f, ok := fsys[name]
-	if !ok {
-		return "", rejectf("%s refers to file system %q, which the job does not declare", what, name)
-	}
-	if f.MountPoint == "" {
-		return "", rejectf("%s refers to file system %q, which has no MountPoint; the local backend cannot locate it", what, name)
-	}
-	if strings.HasPrefix(value, "/") {
-		return value, nil
-	}
-	if value == "" {
-		return f.MountPoint, nil
-	}
-	return strings.TrimSuffix(f.MountPoint, "/") + "/" + value, nil
+	return p, nil
 }
 
 // absIn makes p absolute, relative to dir (which is absolute).

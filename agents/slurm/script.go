@@ -148,12 +148,11 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 		return nil, err
 	}
 	res := desc.Resources
-	fsys := fileSystems(res)
 
 	// Working directory: resolved here, entered by the script.
 	wd := t.root
 	if a.wd.Path != "" {
-		p, err := onFS(fsys, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+		p, err := onFS(res, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +179,7 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 	}
 	args = append(args, opts...)
 
-	script, err := t.script(guid, a, fsys, wd)
+	script, err := t.script(guid, a, res, wd)
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +361,7 @@ func candidateArgs(candidates []string, nodes []node, nodeCount uint64) ([]strin
 // script writes the batch script. Its first line after the shebang is a
 // command, so sbatch reads no #SBATCH directive from it; every value that
 // came from the job is single-quoted.
-func (t *translator) script(guid string, a *app, fsys map[string]*jsdl.FileSystem, wd string) ([]byte, error) {
+func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("#!/bin/bash\n")
 	b.WriteString(": tuplebroker job " + guid + "\n")
@@ -373,7 +372,7 @@ func (t *translator) script(guid string, a *app, fsys map[string]*jsdl.FileSyste
 		if f.Path == "" {
 			return "", nil
 		}
-		return onFS(fsys, f.FilesystemName, f.Path, what)
+		return onFS(res, f.FilesystemName, f.Path, what)
 	}
 	in, err := stream(a.in, "Input")
 	if err != nil {
@@ -417,7 +416,7 @@ func (t *translator) script(guid string, a *app, fsys map[string]*jsdl.FileSyste
 			return nil, rejectf("environment variable %s is set twice", e.Name)
 		}
 		seen[e.Name] = true
-		v, err := onFS(fsys, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := onFS(res, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -426,7 +425,7 @@ func (t *translator) script(guid string, a *app, fsys map[string]*jsdl.FileSyste
 		fmt.Fprintf(&b, "unset -v %s; export %s=%s\n", e.Name, e.Name, shellQuote(v))
 	}
 
-	exe, err := onFS(fsys, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := onFS(res, a.exe.FilesystemName, a.exe.Path, "Executable")
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +437,7 @@ func (t *translator) script(guid string, a *app, fsys map[string]*jsdl.FileSyste
 	}
 	cmd = append(cmd, shellQuote(exe))
 	for i, arg := range a.args {
-		v, err := onFS(fsys, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		v, err := onFS(res, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return nil, err
 		}
@@ -527,42 +526,17 @@ func (t *translator) checkIdentity(userName, groupName string) error {
 	return rejectf("job asks for group %q; the submitting user %q is not a member", groupName, t.id.username)
 }
 
-// fileSystems indexes the declared jsdl:FileSystem elements by name.
-func fileSystems(r *jsdl.Resources) map[string]*jsdl.FileSystem {
-	if r == nil {
-		return nil
-	}
-	m := make(map[string]*jsdl.FileSystem, len(r.FileSystem))
-	for i := range r.FileSystem {
-		m[r.FileSystem[i].Name] = &r.FileSystem[i]
-	}
-	return m
-}
-
-// onFS resolves value against the MountPoint of file system name (GFD.56
-// filesystemName): a relative value is prefixed with the mount point, an
-// absolute one is kept. An empty name leaves value unchanged.
-func onFS(fsys map[string]*jsdl.FileSystem, name, value, what string) (string, error) {
+// onFS resolves value against the file system it names (see
+// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
+func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
 	if strings.IndexByte(value, 0) >= 0 {
 		return "", rejectf("%s contains a NUL byte", what)
 	}
-	if name == "" {
-		return value, nil
+	p, err := res.OnFileSystem(name, value)
+	if err != nil {
+		return "", rejectf("%s %v", what, err)
 	}
-	f, ok := fsys[name]
-	if !ok {
-		return "", rejectf("%s refers to file system %q, which the job does not declare", what, name)
-	}
-	if f.MountPoint == "" {
-		return "", rejectf("%s refers to file system %q, which has no MountPoint; the Slurm backend cannot locate it", what, name)
-	}
-	if strings.HasPrefix(value, "/") {
-		return value, nil
-	}
-	if value == "" {
-		return f.MountPoint, nil
-	}
-	return strings.TrimSuffix(f.MountPoint, "/") + "/" + value, nil
+	return p, nil
 }
 
 // absIn makes p absolute, relative to dir (which is absolute).
