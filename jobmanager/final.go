@@ -26,26 +26,28 @@ func (n *Node) finalLoop(ctx context.Context) {
 			cancel()
 			return
 		case <-t.C:
+			n.flushFinals(ctx)
 		}
+	}
+}
+
+// flushFinals records every pending final state once; those that could not
+// be recorded are kept for the next call.
+func (n *Node) flushFinals(ctx context.Context) {
+	n.mu.Lock()
+	due := n.finals
+	n.finals = nil
+	n.mu.Unlock()
+	var again []*hosted
+	for _, h := range due {
+		if ctx.Err() != nil || !n.recordFinal(ctx, h) {
+			again = append(again, h)
+		}
+	}
+	if len(again) > 0 {
 		n.mu.Lock()
-		due := n.finals
-		n.finals = nil
+		n.finals = append(n.finals, again...)
 		n.mu.Unlock()
-		var again []*hosted
-		for _, h := range due {
-			if ctx.Err() != nil {
-				again = append(again, h)
-				continue
-			}
-			if !n.recordFinal(ctx, h) {
-				again = append(again, h)
-			}
-		}
-		if len(again) > 0 {
-			n.mu.Lock()
-			n.finals = append(n.finals, again...)
-			n.mu.Unlock()
-		}
 	}
 }
 
@@ -79,18 +81,4 @@ func (n *Node) recordFinal(ctx context.Context, h *hosted) bool {
 		return false
 	}
 	return true
-}
-
-// flushFinals records every pending final state once.
-func (n *Node) flushFinals(ctx context.Context) {
-	n.mu.Lock()
-	due := n.finals
-	n.finals = nil
-	n.mu.Unlock()
-	for _, h := range due {
-		if ctx.Err() != nil {
-			return
-		}
-		n.recordFinal(ctx, h)
-	}
 }
