@@ -303,7 +303,7 @@ func (p *parser) posixField(c *token, a *POSIXApplication, checkDup bool) error 
 		switch {
 		case !present[0]:
 			return p.invalidf("Environment is missing the name attribute")
-		case !isEnvName(name):
+		case !IsEnvName(name):
 			return p.invalidf("environment variable name %s must match [A-Za-z_][A-Za-z0-9_]*", quote(name))
 		}
 		for _, e := range a.Environment {

@@ -138,7 +138,7 @@ func (v *validator) core(p, name string, exe FileName, args []Argument, in, out,
 	seen := make(map[string]int, len(env))
 	for i, e := range env {
 		ep := idx(p, "Environment", i)
-		if !isEnvName(e.Name) {
+		if !IsEnvName(e.Name) {
 			v.fail(ep, "environment variable name %s must match [A-Za-z_][A-Za-z0-9_]*", quote(e.Name))
 		}
 		if j, dup := seen[e.Name]; dup {
@@ -317,8 +317,10 @@ func checkAbsoluteURI(s string) string {
 	return ""
 }
 
-// isEnvName reports whether s matches [A-Za-z_][A-Za-z0-9_]*.
-func isEnvName(s string) bool {
+// IsEnvName reports whether s matches [A-Za-z_][A-Za-z0-9_]*, the
+// environment variable names the parser accepts; backends that write names
+// into scripts check again with it.
+func IsEnvName(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -281,7 +281,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 	}
 	seen := make(map[string]bool, len(a.env))
 	for _, e := range a.env {
-		if !validEnvName(e.Name) {
+		if !jsdl.IsEnvName(e.Name) {
 			return "", rejectf("environment variable name %q is not valid", e.Name)
 		}
 		if seen[e.Name] {
@@ -485,19 +485,4 @@ func noNUL(what, s string) error {
 		return rejectf("%s contains a NUL byte", what)
 	}
 	return nil
-}
-
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case i > 0 && r >= '0' && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
 }

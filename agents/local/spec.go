@@ -140,7 +140,7 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 		if err := noNUL("Environment "+e.Name, v); err != nil {
 			return nil, err
 		}
-		if !validEnvName(e.Name) {
+		if !jsdl.IsEnvName(e.Name) {
 			return nil, rejectf("environment variable name %q is not valid", e.Name)
 		}
 		if set[e.Name] {
@@ -321,21 +321,6 @@ func noNUL(what, s string) error {
 		return rejectf("%s contains a NUL byte", what)
 	}
 	return nil
-}
-
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case i > 0 && r >= '0' && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // lookExecutable resolves exe as execvp would in dir with the job's PATH: a

@@ -406,7 +406,7 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 
 	seen := make(map[string]bool, len(a.env))
 	for _, e := range a.env {
-		if !validEnvName(e.Name) {
+		if !jsdl.IsEnvName(e.Name) {
 			return nil, rejectf("environment variable name %q is not valid", e.Name)
 		}
 		if bashReadonly[e.Name] {
@@ -545,19 +545,4 @@ func absIn(dir, p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dir, p)
-}
-
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case i > 0 && r >= '0' && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
 }
