@@ -274,9 +274,9 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 		}
 		a.counters.count(&a.counters.Submitted, pushed)
 		return nil
-	case errors.Is(err, ErrRejected):
+	case errors.Is(err, tuplebroker.ErrRejected):
 		return a.fail(fctx, tx, req, err.Error())
-	case errors.Is(err, ErrRefused):
+	case errors.Is(err, tuplebroker.ErrRefused):
 		a.observe(strategies.Refused)
 		a.counters.count(&a.counters.Refused, false)
 	default:
@@ -294,7 +294,7 @@ func (a *Agent) submitOnce(ctx context.Context, job Job, fresh bool) (string, er
 	if f, ok := a.be.(Finder); ok && !fresh {
 		id, found, err := f.Find(ctx, job.GUID)
 		if err != nil {
-			return "", fmt.Errorf("%w: looking up %s: %v", ErrRefused, job.GUID, err)
+			return "", fmt.Errorf("%w: looking up %s: %v", tuplebroker.ErrRefused, job.GUID, err)
 		}
 		if found {
 			return id, nil

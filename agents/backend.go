@@ -2,8 +2,6 @@ package agents
 
 import (
 	"context"
-	"errors"
-	"time"
 
 	"tuplebroker"
 	"tuplebroker/jsdl"
@@ -29,8 +27,8 @@ type Backend interface {
 	// matched against jsdl.JobDefinition.Requirements().
 	Capabilities() []string
 	// Submit hands the job to the backend and returns the backend's job id.
-	// Errors wrap ErrRefused (the backend is busy or unreachable: slow down,
-	// retry later, anywhere) or ErrRejected (this job can never run here);
+	// Errors wrap tuplebroker.ErrRefused (the backend is busy or unreachable: slow down,
+	// retry later, anywhere) or tuplebroker.ErrRejected (this job can never run here);
 	// any other error counts as a failed attempt.
 	Submit(ctx context.Context, job Job) (backendJobID string, err error)
 }
@@ -48,7 +46,7 @@ type Finder interface {
 // scheduler as they can. Ids the backend no longer knows are absent from
 // the result.
 type Statuser interface {
-	Status(ctx context.Context, backendJobIDs []string) (map[string]Status, error)
+	Status(ctx context.Context, backendJobIDs []string) (map[string]tuplebroker.Status, error)
 }
 
 // Loader is implemented by backends that know how many more jobs they can
@@ -63,27 +61,3 @@ type Loader interface {
 type Canceller interface {
 	Cancel(ctx context.Context, backendJobID string) error
 }
-
-// Status is a job's state as its backend reports it.
-type Status struct {
-	State    tuplebroker.JobState
-	SubState string
-	// ExitCode is set once the job has exited.
-	ExitCode *int
-	// Reason explains a Failed or Cancelled state (the scheduler's words).
-	Reason  string
-	Started time.Time
-	Ended   time.Time
-}
-
-// Errors a backend wraps so the agent core can tell refusal from failure.
-var (
-	// ErrRefused: the backend cannot take the job now (busy, rate limit,
-	// unreachable). The job goes back to the space and the throttle slows.
-	ErrRefused = errors.New("backend refused the submission")
-	// ErrRejected: the job can never run on this backend; it ends Failed
-	// with the backend's message.
-	ErrRejected = errors.New("backend rejected the job")
-	// ErrUnknownJob: the backend does not know this job id.
-	ErrUnknownJob = errors.New("backend does not know the job")
-)

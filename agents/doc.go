@@ -6,7 +6,7 @@
 //
 //   - Must: Backend — Name, Capabilities, Submit. Submit names the backend
 //     job after Job.GUID, never passes user text through a shell, and wraps
-//     ErrRefused for "try later" and ErrRejected for "never here".
+//     tuplebroker.ErrRefused for "try later" and tuplebroker.ErrRejected for "never here".
 //   - May: Finder (look a job up by GUID; without it, exactly-once across an
 //     agent crash between submit and commit is not guaranteed), Statuser
 //     (batched status; without it jobs stay in their last known state),

@@ -2,7 +2,6 @@ package agents
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -11,39 +10,6 @@ import (
 	"tuplebroker"
 	"tuplebroker/space"
 )
-
-// Advert is what an agent announces in the space's names, at AdvertName:
-// what it can serve (for the factories' matchmaking) and where to reach it.
-type Advert struct {
-	Agent        string   `json:"agent"`
-	Backend      string   `json:"backend"`
-	Capabilities []string `json:"capabilities"`
-	Address      string   `json:"address,omitempty"`
-	Workers      int      `json:"workers"`
-	Couriers     int      `json:"couriers,omitempty"`
-}
-
-// AdvertPrefix is the names prefix of agent adverts: "agent.<name>".
-const AdvertPrefix = "agent"
-
-// AdvertName is the name an agent advertises under.
-func AdvertName(agent string) string { return AdvertPrefix + "." + agent }
-
-// Adverts reads every agent advert in names.
-func Adverts(ctx context.Context, names *space.Names) ([]Advert, error) {
-	as, err := names.List(ctx, AdvertPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("agent adverts: %w", err)
-	}
-	out := make([]Advert, 0, len(as))
-	for _, a := range as {
-		var ad Advert
-		if json.Unmarshal(a.Value, &ad) == nil && ad.Agent != "" {
-			out = append(out, ad)
-		}
-	}
-	return out, nil
-}
 
 // Counters are an agent's running totals.
 type Counters struct {
@@ -86,7 +52,7 @@ func (a *Agent) Stats() Stats {
 func (a *Agent) Name() string { return a.cfg.Name }
 
 // Status reports backend states for a manager node (bus.AgentService).
-func (a *Agent) Status(ctx context.Context, backendJobIDs []string) (map[string]Status, error) {
+func (a *Agent) Status(ctx context.Context, backendJobIDs []string) (map[string]tuplebroker.Status, error) {
 	st, ok := a.be.(Statuser)
 	if !ok {
 		return nil, fmt.Errorf("agent %s: backend %s reports no job states: %w", a.cfg.Name, a.be.Name(), tuplebroker.ErrUnavailable)
@@ -125,7 +91,7 @@ func (a *Agent) Push(ctx context.Context, guid, class string, slot int) error {
 	select {
 	case a.pushes <- struct{}{}:
 	default:
-		return fmt.Errorf("agent %s: push %s: %w: %w", a.cfg.Name, guid, ErrRefused, ErrNoSlot)
+		return fmt.Errorf("agent %s: push %s: %w: %w", a.cfg.Name, guid, tuplebroker.ErrRefused, ErrNoSlot)
 	}
 	defer func() {
 		<-a.pushes
@@ -156,17 +122,12 @@ func (p pushed) Match(t tuplebroker.Tuple) bool {
 
 // advertise announces the agent's advert until ctx ends, then withdraws it.
 func (a *Agent) advertise(ctx context.Context) {
-	ad := Advert{Agent: a.cfg.Name, Backend: a.be.Name(), Capabilities: a.be.Capabilities(),
+	ad := tuplebroker.Advert{Agent: a.cfg.Name, Backend: a.be.Name(), Capabilities: a.be.Capabilities(),
 		Address: a.cfg.Address, Workers: a.cfg.Workers, Couriers: a.cfg.Couriers}
-	data, err := json.Marshal(ad)
-	if err != nil {
-		a.cfg.Logger.Error("agent: advert", "agent", a.cfg.Name, "err", err)
-		return
-	}
 	t := time.NewTicker(a.cfg.AdvertEvery)
 	defer t.Stop()
 	for {
-		if err := a.cfg.Names.Announce(ctx, AdvertName(a.cfg.Name), data); err != nil && ctx.Err() == nil {
+		if err := a.cfg.Names.Advertise(ctx, ad); err != nil && ctx.Err() == nil {
 			a.cfg.Logger.Warn("agent: advert", "agent", a.cfg.Name, "err", err)
 		}
 		select {

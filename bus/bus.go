@@ -11,7 +11,7 @@
 //	tb.events.<guid>                     a job's state changes (published by its manager)
 //
 // Errors cross the wire as codes and come back as the same sentinels
-// (tuplebroker.ErrNotFound, agents.ErrUnknownJob, ...); a service nobody
+// (tuplebroker.ErrNotFound, tuplebroker.ErrUnknownJob, ...); a service nobody
 // answers for is tuplebroker.ErrUnavailable.
 package bus
 
@@ -28,7 +28,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 )
 
 // Bus is one process's end of the bus. It is safe for concurrent use.
@@ -101,9 +100,9 @@ var codes = []struct {
 	{"not_found", tuplebroker.ErrNotFound},
 	{"conflict", tuplebroker.ErrConflict},
 	{"unavailable", tuplebroker.ErrUnavailable},
-	{"unknown_job", agents.ErrUnknownJob},
-	{"refused", agents.ErrRefused},
-	{"rejected", agents.ErrRejected},
+	{"unknown_job", tuplebroker.ErrUnknownJob},
+	{"refused", tuplebroker.ErrRefused},
+	{"rejected", tuplebroker.ErrRejected},
 }
 
 func codeOf(err error) string {
@@ -246,7 +245,7 @@ func (s *Server) add(sub *nats.Subscription, err error) error {
 type AgentService interface {
 	// Status reports the backend states of the given backend job ids;
 	// ids the backend no longer knows are absent.
-	Status(ctx context.Context, backendJobIDs []string) (map[string]agents.Status, error)
+	Status(ctx context.Context, backendJobIDs []string) (map[string]tuplebroker.Status, error)
 	// Cancel cancels one backend job.
 	Cancel(ctx context.Context, backendJobID string) error
 	// Push asks the agent to take the request with this GUID (of this
@@ -295,8 +294,8 @@ func (b *Bus) ServeAgent(ctx context.Context, agent string, svc AgentService) (*
 }
 
 // AgentStatus asks agent for the states of backend jobs, in one call.
-func (b *Bus) AgentStatus(ctx context.Context, agent string, backendJobIDs []string) (map[string]agents.Status, error) {
-	out := map[string]agents.Status{}
+func (b *Bus) AgentStatus(ctx context.Context, agent string, backendJobIDs []string) (map[string]tuplebroker.Status, error) {
+	out := map[string]tuplebroker.Status{}
 	if err := b.call(ctx, b.AgentAddress(agent)+".status", statusReq{IDs: backendJobIDs}, &out); err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 	"tuplebroker/bus"
 	"tuplebroker/space"
 	"tuplebroker/strategies"
@@ -287,7 +286,7 @@ func (f *Factory) capabilitySets(ctx context.Context, maxAge time.Duration) ([][
 	if !c.at.IsZero() && time.Since(c.at) <= maxAge {
 		return c.sets, nil
 	}
-	ads, err := agents.Adverts(ctx, f.names)
+	ads, err := f.names.Adverts(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -206,7 +206,7 @@ func (p *pool) startAgent(ctx context.Context, cfg sim.Config, o agentOpts) (*si
 	}()
 	p.t.Cleanup(func() { cancel(); <-done })
 	p.eventually("advert of "+cfg.Name, func() bool {
-		ads, err := agents.Adverts(ctx, p.names)
+		ads, err := p.names.Adverts(ctx)
 		if err != nil {
 			return false
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 	"tuplebroker/space"
 )
 
@@ -252,7 +251,7 @@ func waitAdverts(t testing.TB, ctx context.Context, url string, n int) {
 		t.Fatal(err)
 	}
 	for {
-		ads, err := agents.Adverts(ctx, names)
+		ads, err := names.Adverts(ctx)
 		if err == nil && len(ads) >= n {
 			return
 		}

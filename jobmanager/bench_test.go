@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 	"tuplebroker/jobmanager"
 	"tuplebroker/space"
 	"tuplebroker/strategies"
@@ -116,7 +115,7 @@ func drain(b *testing.B, sp *space.Space) {
 
 type unavailable struct{}
 
-func (unavailable) AgentStatus(context.Context, string, []string) (map[string]agents.Status, error) {
+func (unavailable) AgentStatus(context.Context, string, []string) (map[string]tuplebroker.Status, error) {
 	return nil, fmt.Errorf("bench: %w", tuplebroker.ErrUnavailable)
 }
 

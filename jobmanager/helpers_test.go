@@ -261,7 +261,7 @@ func newCounter(next jobmanager.Backends) *counter {
 	return &counter{Backends: next, calls: map[string][]statusCall{}}
 }
 
-func (c *counter) AgentStatus(ctx context.Context, agent string, ids []string) (map[string]agents.Status, error) {
+func (c *counter) AgentStatus(ctx context.Context, agent string, ids []string) (map[string]tuplebroker.Status, error) {
 	at := time.Now()
 	out, err := c.Backends.AgentStatus(ctx, agent, ids)
 	c.mu.Lock()

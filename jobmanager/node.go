@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 	"tuplebroker/space"
 	"tuplebroker/strategies"
 )
@@ -23,7 +22,7 @@ type Backends interface {
 	// AgentStatus reports the backend states of the given backend job ids;
 	// ids the backend no longer knows are absent. An unreachable agent is
 	// an error wrapping tuplebroker.ErrUnavailable.
-	AgentStatus(ctx context.Context, agent string, backendJobIDs []string) (map[string]agents.Status, error)
+	AgentStatus(ctx context.Context, agent string, backendJobIDs []string) (map[string]tuplebroker.Status, error)
 	// AgentCancel asks agent to cancel one backend job.
 	AgentCancel(ctx context.Context, agent, backendJobID string) error
 }
@@ -250,7 +249,7 @@ func (n *Node) Cancel(ctx context.Context, uid, guid string) (tuplebroker.Job, e
 		return tuplebroker.Job{}, err
 	}
 	if err := n.backends.AgentCancel(ctx, agent, id); err != nil {
-		if errors.Is(err, agents.ErrUnknownJob) {
+		if errors.Is(err, tuplebroker.ErrUnknownJob) {
 			err = fmt.Errorf("%w: %w", tuplebroker.ErrConflict, err)
 		}
 		return tuplebroker.Job{}, fmt.Errorf("cancel %s (agent %s, backend job %s): %w", guid, agent, id, err)

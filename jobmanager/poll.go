@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 	"tuplebroker/space"
 )
 
@@ -137,7 +136,7 @@ func (n *Node) pollAgent(ctx context.Context, agent string) {
 }
 
 // applyLocked maps a backend status onto h's job.
-func (n *Node) applyLocked(h *hosted, st agents.Status, now time.Time) {
+func (n *Node) applyLocked(h *hosted, st tuplebroker.Status, now time.Time) {
 	switch st.State {
 	case tuplebroker.Pending, tuplebroker.Running, tuplebroker.Finished, tuplebroker.Failed, tuplebroker.Cancelled:
 	default:

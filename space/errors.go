@@ -11,8 +11,8 @@ var (
 	ErrExists = errors.New("space: tuple already exists")
 	// ErrLeaseExpired: the lease of a tuple or transaction ended before the operation.
 	ErrLeaseExpired = errors.New("space: lease expired")
-	// ErrConflict: the tuple changed since it was read (a renewal lost a race).
-	ErrConflict = errors.New("space: tuple changed concurrently")
+	// ErrChanged: the tuple changed since it was read (a renewal lost a race).
+	ErrChanged = errors.New("space: tuple changed concurrently")
 	// ErrTxnDone: the transaction was already committed or aborted.
 	ErrTxnDone = errors.New("space: transaction already finished")
 	// ErrTxnTooLarge: a transaction holds more operations than one atomic commit can carry.

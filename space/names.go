@@ -86,7 +86,7 @@ func (n *Names) Reserve(ctx context.Context, name, value string) (string, error)
 		}
 		return string(e.Value()), nil
 	}
-	return "", fmt.Errorf("reserve %s: %w", name, ErrConflict)
+	return "", fmt.Errorf("reserve %s: %w", name, ErrChanged)
 }
 
 // Announce binds name to value, replacing what was there.

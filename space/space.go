@@ -238,7 +238,7 @@ type Lease struct {
 
 // Lease returns a handle on the entry's tuple at its revision, for Update,
 // Renew or Cancel: each is a compare-and-set on that revision, so it fails
-// with ErrConflict (or ErrLeaseExpired) if the tuple changed since, was
+// with ErrChanged (or ErrLeaseExpired) if the tuple changed since, was
 // taken, or is claimed by a transaction.
 func (e Entry) Lease() Lease {
 	return Lease{Key: e.Key, Revision: e.Revision, Expires: e.Expires, tuple: e.Tuple}
@@ -307,7 +307,7 @@ func (s *Space) Write(ctx context.Context, t tuplebroker.Tuple, lease time.Durat
 }
 
 // Renew extends a lease to d from now (Forever: no expiry). It returns
-// ErrLeaseExpired if the tuple is gone (expired or taken) and ErrConflict if
+// ErrLeaseExpired if the tuple is gone (expired or taken) and ErrChanged if
 // it was rewritten since the lease was granted.
 func (s *Space) Renew(ctx context.Context, l Lease, d time.Duration) (Lease, error) {
 	return s.Update(ctx, l, l.tuple, d)
@@ -363,7 +363,7 @@ func (s *Space) Cancel(ctx context.Context, l Lease) error {
 
 func (s *Space) goneOrChanged(key string) error {
 	if _, ok := s.mirror.get(key); ok {
-		return ErrConflict
+		return ErrChanged
 	}
 	return ErrLeaseExpired
 }

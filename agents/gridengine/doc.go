@@ -25,7 +25,7 @@
 //	ExclusiveExecution                  -l <ExclusiveResource>=true
 //	CandidateHosts                      -l h=a|b
 //
-// Other POSIX limits are ignored. Rejected (agents.ErrRejected) before
+// Other POSIX limits are ignored. Rejected (tuplebroker.ErrRejected) before
 // qsub: DataStaging, an OS or architecture not in Capabilities, exclusive
 // execution without an ExclusiveResource, more than one CPU without a
 // ParallelEnv, more than MaxSlots slots or MaxMemory bytes, more than one

@@ -3,8 +3,7 @@ package gridengine
 import (
 	"fmt"
 	"strings"
-
-	"tuplebroker/agents"
+	"tuplebroker"
 )
 
 // refusals are fragments of Grid Engine messages meaning "not now": the
@@ -49,7 +48,7 @@ var rejections = []string{
 }
 
 // classify turns a failed Grid Engine command into an error wrapping
-// agents.ErrRefused or agents.ErrRejected when its message says which, or
+// tuplebroker.ErrRefused or tuplebroker.ErrRejected when its message says which, or
 // a plain error otherwise. msg is the command's combined output.
 func classify(cmd string, msg string, err error) error {
 	text := strings.Join(strings.Fields(msg), " ")
@@ -59,12 +58,12 @@ func classify(cmd string, msg string, err error) error {
 	lower := strings.ToLower(text)
 	for _, f := range refusals {
 		if strings.Contains(lower, f) {
-			return fmt.Errorf("gridengine: %s: %w: %s", cmd, agents.ErrRefused, text)
+			return fmt.Errorf("gridengine: %s: %w: %s", cmd, tuplebroker.ErrRefused, text)
 		}
 	}
 	for _, f := range rejections {
 		if strings.Contains(lower, f) {
-			return fmt.Errorf("gridengine: %s: %w: %s", cmd, agents.ErrRejected, text)
+			return fmt.Errorf("gridengine: %s: %w: %s", cmd, tuplebroker.ErrRejected, text)
 		}
 	}
 	return fmt.Errorf("gridengine: %s: %s: %w", cmd, text, err)

@@ -218,7 +218,7 @@ func (b *Backend) execRun(ctx context.Context, cmd string, args ...string) ([]by
 	case ctx.Err() != nil:
 		return nil, nil, fmt.Errorf("gridengine: %s: %w", cmd, ctx.Err())
 	case cctx.Err() != nil:
-		return nil, nil, fmt.Errorf("gridengine: %s: %w: no answer within %v", cmd, agents.ErrRefused, b.timeout)
+		return nil, nil, fmt.Errorf("gridengine: %s: %w: no answer within %v", cmd, tuplebroker.ErrRefused, b.timeout)
 	case err == nil && stdout.overflow:
 		return nil, nil, fmt.Errorf("gridengine: %s: output exceeds %d bytes", cmd, maxOutput)
 	}
@@ -358,11 +358,11 @@ func newerID(a, b string) bool {
 // jobs this backend deleted end Cancelled. A job that left the queue
 // without an accounting record (deleted while pending by someone else)
 // is reported ending for Config.AccountingLag, then Cancelled.
-func (b *Backend) Status(ctx context.Context, ids []string) (map[string]agents.Status, error) {
+func (b *Backend) Status(ctx context.Context, ids []string) (map[string]tuplebroker.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := make(map[string]agents.Status, len(ids))
+	out := make(map[string]tuplebroker.Status, len(ids))
 	want := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if jobNumber(id) {
@@ -399,7 +399,7 @@ func (b *Backend) Status(ctx context.Context, ids []string) (map[string]agents.S
 			out[id] = recordStatus(rec, marked)
 			delete(b.vanished, id)
 		case marked:
-			st := agents.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubUserCancelled, Reason: "deleted on request", Ended: m.at}
+			st := tuplebroker.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubUserCancelled, Reason: "deleted on request", Ended: m.at}
 			if m.pending {
 				st.Reason += " before it started"
 			}
@@ -411,10 +411,10 @@ func (b *Backend) Status(ctx context.Context, ids []string) (map[string]agents.S
 				b.vanished[id] = now
 			}
 			if now.Sub(first) < b.lag {
-				out[id] = agents.Status{State: tuplebroker.Running, SubState: SubEnding}
+				out[id] = tuplebroker.Status{State: tuplebroker.Running, SubState: SubEnding}
 				continue
 			}
-			out[id] = agents.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubBackendRemoved, Ended: first,
+			out[id] = tuplebroker.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubBackendRemoved, Ended: first,
 				Reason: fmt.Sprintf("left Grid Engine without an accounting record for %v: deleted before it started", b.lag)}
 		}
 	}
@@ -441,13 +441,13 @@ func (b *Backend) purgeLocked(now time.Time) {
 
 // Cancel deletes the job with qdel. A pending job is removed at once; a
 // running one is killed, and both end Cancelled. Cancelling a finished job
-// does nothing; a job Grid Engine never knew gives agents.ErrUnknownJob.
+// does nothing; a job Grid Engine never knew gives tuplebroker.ErrUnknownJob.
 func (b *Backend) Cancel(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if !jobNumber(id) {
-		return fmt.Errorf("gridengine: job %q: %w", id, agents.ErrUnknownJob)
+		return fmt.Errorf("gridengine: job %q: %w", id, tuplebroker.ErrUnknownJob)
 	}
 	stdout, stderr, err := b.run(ctx, "qdel", id)
 	if err != nil && stdout == nil && stderr == nil {
@@ -471,7 +471,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 				return nil // finished, its record not yet written
 			}
 		}
-		return fmt.Errorf("gridengine: qdel %s: %w: %s", id, agents.ErrUnknownJob, msg)
+		return fmt.Errorf("gridengine: qdel %s: %w: %s", id, tuplebroker.ErrUnknownJob, msg)
 	case strings.Contains(lower, "has deleted job"):
 		b.setMark(id, true)
 	case err != nil && !strings.Contains(lower, "for deletion") && !strings.Contains(lower, "already"):

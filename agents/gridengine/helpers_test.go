@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"tuplebroker"
 
 	"tuplebroker/agents"
 	"tuplebroker/jsdl"
@@ -251,7 +252,7 @@ func (b *liveBackend) mustSubmit(doc string) (guid, id string) {
 }
 
 // status returns the job's status, failing if it is unknown.
-func (b *liveBackend) status(id string) agents.Status {
+func (b *liveBackend) status(id string) tuplebroker.Status {
 	b.t.Helper()
 	m, err := b.Status(context.Background(), []string{id})
 	if err != nil {
@@ -265,7 +266,7 @@ func (b *liveBackend) status(id string) agents.Status {
 }
 
 // waitFor polls until cond holds for the job's status.
-func (b *liveBackend) waitFor(id, what string, within time.Duration, cond func(agents.Status) bool) agents.Status {
+func (b *liveBackend) waitFor(id, what string, within time.Duration, cond func(tuplebroker.Status) bool) tuplebroker.Status {
 	b.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -281,9 +282,9 @@ func (b *liveBackend) waitFor(id, what string, within time.Duration, cond func(a
 }
 
 // waitEnd polls until the job is in a terminal state.
-func (b *liveBackend) waitEnd(id string) agents.Status {
+func (b *liveBackend) waitEnd(id string) tuplebroker.Status {
 	b.t.Helper()
-	return b.waitFor(id, "ended", 60*time.Second, func(st agents.Status) bool { return st.State.Terminal() })
+	return b.waitFor(id, "ended", 60*time.Second, func(st tuplebroker.Status) bool { return st.State.Terminal() })
 }
 
 func readFile(t testing.TB, p string) string {
@@ -297,14 +298,14 @@ func readFile(t testing.TB, p string) string {
 
 func wantRejected(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, agents.ErrRejected) {
+	if !errors.Is(err, tuplebroker.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
 }
 
 func wantRefused(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, agents.ErrRefused) {
+	if !errors.Is(err, tuplebroker.ErrRefused) {
 		t.Fatalf("err = %v, want ErrRefused", err)
 	}
 }

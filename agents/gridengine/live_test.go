@@ -92,7 +92,7 @@ func TestLiveCancelRunning(t *testing.T) {
 	c := liveCell(t)
 	b := c.backend(t, nil)
 	guid, id := b.mustSubmit(posixDoc(cmdline("/bin/sleep", "300")))
-	b.waitFor(id, "running", 60*time.Second, func(st agents.Status) bool { return st.State == tuplebroker.Running })
+	b.waitFor(id, "running", 60*time.Second, func(st tuplebroker.Status) bool { return st.State == tuplebroker.Running })
 	if got, ok, err := b.Find(context.Background(), guid); err != nil || !ok || got != id {
 		t.Errorf("Find(running) = %q %v %v, want %s", got, ok, err, id)
 	}
@@ -136,14 +136,14 @@ func TestLiveCancelPending(t *testing.T) {
 	if st := other.status(id); st.State != tuplebroker.Running || st.SubState != SubEnding {
 		t.Errorf("other backend: %+v, want Running/ending first", st)
 	}
-	st = other.waitFor(id, "ended", 30*time.Second, func(st agents.Status) bool { return st.State.Terminal() })
+	st = other.waitFor(id, "ended", 30*time.Second, func(st tuplebroker.Status) bool { return st.State.Terminal() })
 	if st.State != tuplebroker.Cancelled || st.SubState != tuplebroker.SubBackendRemoved {
 		t.Errorf("other backend: %+v, want Cancelled/backend-removed", st)
 	}
 	if got, ok, err := other.Find(context.Background(), guid); err != nil || !ok || got != id {
 		t.Errorf("Find(deleted) = %q %v %v, want %s", got, ok, err, id)
 	}
-	if err := other.Cancel(context.Background(), "987654321"); !errors.Is(err, agents.ErrUnknownJob) {
+	if err := other.Cancel(context.Background(), "987654321"); !errors.Is(err, tuplebroker.ErrUnknownJob) {
 		t.Errorf("Cancel(unknown) = %v, want ErrUnknownJob", err)
 	}
 }
@@ -336,7 +336,7 @@ func TestLiveQmasterDown(t *testing.T) {
 	} {
 		start := time.Now()
 		err := call()
-		if !errors.Is(err, agents.ErrRefused) {
+		if !errors.Is(err, tuplebroker.ErrRefused) {
 			t.Errorf("%s with the qmaster down: %v, want ErrRefused", what, err)
 		}
 		if d := time.Since(start); d > timeout+2*time.Second {

@@ -8,8 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"tuplebroker"
 
-	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -49,9 +49,9 @@ type translator struct {
 	id                   identity
 }
 
-// rejectf returns an error wrapping agents.ErrRejected.
+// rejectf returns an error wrapping tuplebroker.ErrRejected.
 func rejectf(format string, args ...any) error {
-	return fmt.Errorf("gridengine: %w: %s", agents.ErrRejected, fmt.Sprintf(format, args...))
+	return fmt.Errorf("gridengine: %w: %s", tuplebroker.ErrRejected, fmt.Sprintf(format, args...))
 }
 
 // quote single-quotes s for sh: every byte but NUL stands for itself
@@ -73,7 +73,7 @@ type app struct {
 }
 
 // translate checks that the job can run on this backend and translates it.
-// Its errors wrap agents.ErrRejected.
+// Its errors wrap tuplebroker.ErrRejected.
 func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submission, error) {
 	if !validGUID.MatchString(guid) {
 		return nil, rejectf("GUID %q cannot name a Grid Engine job", guid)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 )
 
 // Sub-states specific to Grid Engine.
@@ -96,10 +95,10 @@ func qstatTime(s string) time.Time {
 // liveStatus maps the state letters of a job still in the queue (not a
 // zombie): q queued, w waiting, h hold, r running, t transferring, R
 // restarted, s/S/T suspended, d deletion, E error.
-func liveStatus(j qjob) agents.Status {
+func liveStatus(j qjob) tuplebroker.Status {
 	s := j.State
 	has := func(letters string) bool { return strings.ContainsAny(s, letters) }
-	var st agents.Status
+	var st tuplebroker.Status
 	switch {
 	case has("E"):
 		st.State, st.SubState = tuplebroker.Failed, SubStartFailed
@@ -286,8 +285,8 @@ func exitReason(code int) string {
 
 // recordStatus maps a finished job's accounting record; cancelled means
 // this backend deleted the job.
-func recordStatus(r acctRecord, cancelled bool) agents.Status {
-	st := agents.Status{Started: r.start, Ended: r.end}
+func recordStatus(r acctRecord, cancelled bool) tuplebroker.Status {
+	st := tuplebroker.Status{Started: r.start, Ended: r.end}
 	ran := !r.start.IsZero()
 	if ran {
 		code := r.exit

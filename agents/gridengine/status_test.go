@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 )
 
 // qstatXML is real "qstat -xml -s prsz" output of Grid Engine 8.1.9 (names
@@ -307,26 +306,26 @@ func TestClassify(t *testing.T) {
 		want error
 	}{
 		// Real messages of Grid Engine 8.1.9.
-		{"error: commlib error: got select error (Connection refused)\nUnable to run job: unable to send message to qmaster using port 6444 on host \"vm\": got send error\nExiting.", agents.ErrRefused},
-		{"error: commlib error: got select error (Connection refused)\nerror: unable to send message to qmaster using port 6444 on host \"vm\": got send error", agents.ErrRefused},
-		{"unable to send message to qmaster using port 6444 on host \"vm\": got send error", agents.ErrRefused},
-		{"error: unable to contact qmaster using port 6444 on host \"vm\"", agents.ErrRefused},
-		{"Unable to run job: job rejected: Only 10 jobs are allowed per user (current job count: 10)\nExiting.", agents.ErrRefused},
-		{"Unable to run job: denied: host \"vm\" is no submit host\nExiting.", agents.ErrRefused},
-		{"Unable to run job: Job was rejected because job requests unknown queue \"nosuch.q\"\nExiting.", agents.ErrRejected},
-		{"Unable to run job: unknown resource \"foo\"\nExiting.", agents.ErrRejected},
-		{"Unable to run job: error: no suitable queues\nExiting.", agents.ErrRejected},
-		{"Unable to run job: job rejected: the requested parallel environment \"nosuch\" does not exist\nExiting.", agents.ErrRejected},
-		{"Unable to run job: can't resolve hostname \"nosuchhost\"\nExiting.", agents.ErrRejected},
-		{"Unable to run job: denied: \"99\" is not a valid object name (cannot start with a digit)\nExiting.", agents.ErrRejected},
-		{"Unable to run job: attribute \"h_rt\" is not a time value\nExiting.", agents.ErrRejected},
-		{"Unable to run job: attribute \"mem_free\" is not a memory value\nExiting.", agents.ErrRejected},
-		{"Unable to run job: \"job\" rejected: pe range must be greater than zero\nExiting.", agents.ErrRejected},
+		{"error: commlib error: got select error (Connection refused)\nUnable to run job: unable to send message to qmaster using port 6444 on host \"vm\": got send error\nExiting.", tuplebroker.ErrRefused},
+		{"error: commlib error: got select error (Connection refused)\nerror: unable to send message to qmaster using port 6444 on host \"vm\": got send error", tuplebroker.ErrRefused},
+		{"unable to send message to qmaster using port 6444 on host \"vm\": got send error", tuplebroker.ErrRefused},
+		{"error: unable to contact qmaster using port 6444 on host \"vm\"", tuplebroker.ErrRefused},
+		{"Unable to run job: job rejected: Only 10 jobs are allowed per user (current job count: 10)\nExiting.", tuplebroker.ErrRefused},
+		{"Unable to run job: denied: host \"vm\" is no submit host\nExiting.", tuplebroker.ErrRefused},
+		{"Unable to run job: Job was rejected because job requests unknown queue \"nosuch.q\"\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: unknown resource \"foo\"\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: error: no suitable queues\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: job rejected: the requested parallel environment \"nosuch\" does not exist\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: can't resolve hostname \"nosuchhost\"\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: denied: \"99\" is not a valid object name (cannot start with a digit)\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: attribute \"h_rt\" is not a time value\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: attribute \"mem_free\" is not a memory value\nExiting.", tuplebroker.ErrRejected},
+		{"Unable to run job: \"job\" rejected: pe range must be greater than zero\nExiting.", tuplebroker.ErrRejected},
 		{"something else entirely", nil},
 	} {
 		err := classify("qsub", tc.msg, base)
 		switch {
-		case tc.want == nil && (errors.Is(err, agents.ErrRefused) || errors.Is(err, agents.ErrRejected) || !errors.Is(err, base)):
+		case tc.want == nil && (errors.Is(err, tuplebroker.ErrRefused) || errors.Is(err, tuplebroker.ErrRejected) || !errors.Is(err, base)):
 			t.Errorf("%q: %v, want unclassified", tc.msg, err)
 		case tc.want != nil && !errors.Is(err, tc.want):
 			t.Errorf("%q: %v, want %v", tc.msg, err, tc.want)

@@ -19,7 +19,7 @@ type Config struct {
 	// Name identifies the backend instance; it also prefixes its job ids.
 	Name string
 	// Slots is how many jobs may run at once; Submit beyond it returns an
-	// error wrapping agents.ErrRefused.
+	// error wrapping tuplebroker.ErrRefused.
 	Slots int
 	// Root is the working directory of jobs without a WorkingDirectory, and
 	// the directory a relative WorkingDirectory resolves against. It must be

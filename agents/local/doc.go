@@ -47,14 +47,14 @@
 //
 // # Rejections
 //
-// Submit wraps agents.ErrRejected, with a message saying why, for jobs this
+// Submit wraps tuplebroker.ErrRejected, with a message saying why, for jobs this
 // backend can never run: no executable (ApplicationName only); DataStaging
 // (nothing is staged); SPMD (parallel) applications; an OperatingSystem or
 // CPUArchitecture requirement not among Capabilities; CandidateHosts not
 // naming this host; a UserName or GroupName other than the broker's user and
 // its groups; an executable that does not exist or is not executable; a
 // missing working directory or Input file; an Output or Error file that
-// cannot be created. It wraps agents.ErrRefused when all Config.Slots are in
+// cannot be created. It wraps tuplebroker.ErrRefused when all Config.Slots are in
 // use, during an exclusive job, and after Close. Other start failures are
 // plain errors (a failed attempt).
 //

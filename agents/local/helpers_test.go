@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"tuplebroker"
 
 	"tuplebroker/agents"
 	"tuplebroker/jsdl"
@@ -122,7 +123,7 @@ func mustSubmit(t *testing.T, b *Backend, doc string) string {
 }
 
 // status returns the job's status, failing if it is unknown.
-func status(t *testing.T, b *Backend, id string) agents.Status {
+func status(t *testing.T, b *Backend, id string) tuplebroker.Status {
 	t.Helper()
 	m, err := b.Status(context.Background(), []string{id})
 	if err != nil {
@@ -136,7 +137,7 @@ func status(t *testing.T, b *Backend, id string) agents.Status {
 }
 
 // waitEnd polls until the job is in a terminal state.
-func waitEnd(t *testing.T, b *Backend, id string, within time.Duration) agents.Status {
+func waitEnd(t *testing.T, b *Backend, id string, within time.Duration) tuplebroker.Status {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -241,14 +242,14 @@ func readFile(t *testing.T, p string) string {
 
 func wantRejected(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, agents.ErrRejected) {
+	if !errors.Is(err, tuplebroker.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
 }
 
 func wantRefused(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, agents.ErrRefused) {
+	if !errors.Is(err, tuplebroker.ErrRefused) {
 		t.Fatalf("err = %v, want ErrRefused", err)
 	}
 }

@@ -79,10 +79,10 @@ type job struct {
 
 	// Guarded by Backend.mu.
 	cause  cause
-	killed bool          // killC is closed
-	exited bool          // the main process has exited (maybe not yet reaped)
-	done   bool          // reaped; final is set
-	final  agents.Status // the terminal status
+	killed bool               // killC is closed
+	exited bool               // the main process has exited (maybe not yet reaped)
+	done   bool               // reaped; final is set
+	final  tuplebroker.Status // the terminal status
 	ended  time.Time
 }
 
@@ -134,7 +134,7 @@ func (b *Backend) Name() string { return b.name }
 func (b *Backend) Capabilities() []string { return slices.Clone(b.capabilities) }
 
 func refusef(format string, args ...any) error {
-	return fmt.Errorf("local: %w: %s", agents.ErrRefused, fmt.Sprintf(format, args...))
+	return fmt.Errorf("local: %w: %s", tuplebroker.ErrRefused, fmt.Sprintf(format, args...))
 }
 
 // Submit starts the job and returns its id, "<Name>-<random>-<n>". If a job
@@ -471,8 +471,8 @@ wait:
 }
 
 // endStatus is the terminal status of a job that ended for cause c.
-func (b *Backend) endStatus(j *job, ps *os.ProcessState, err error, c cause, ended time.Time) agents.Status {
-	st := agents.Status{Started: j.started, Ended: ended}
+func (b *Backend) endStatus(j *job, ps *os.ProcessState, err error, c cause, ended time.Time) tuplebroker.Status {
+	st := tuplebroker.Status{Started: j.started, Ended: ended}
 	var how string
 	code := -1
 	if ps != nil {
@@ -534,21 +534,21 @@ func (b *Backend) Find(ctx context.Context, guid string) (string, bool, error) {
 }
 
 // Status reports the jobs it knows among ids.
-func (b *Backend) Status(ctx context.Context, ids []string) (map[string]agents.Status, error) {
+func (b *Backend) Status(ctx context.Context, ids []string) (map[string]tuplebroker.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.purge(time.Now())
-	out := make(map[string]agents.Status, len(ids))
+	out := make(map[string]tuplebroker.Status, len(ids))
 	for _, id := range ids {
 		j, ok := b.jobs[id]
 		if !ok {
 			continue
 		}
 		if !j.done {
-			out[id] = agents.Status{State: tuplebroker.Running, SubState: tuplebroker.SubExecuting, Started: j.started}
+			out[id] = tuplebroker.Status{State: tuplebroker.Running, SubState: tuplebroker.SubExecuting, Started: j.started}
 			continue
 		}
 		st := j.final
@@ -572,7 +572,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 	defer b.mu.Unlock()
 	j, ok := b.jobs[id]
 	if !ok {
-		return fmt.Errorf("local: job %q: %w", id, agents.ErrUnknownJob)
+		return fmt.Errorf("local: job %q: %w", id, tuplebroker.ErrUnknownJob)
 	}
 	if b.setCause(j, causeCancel) {
 		b.log.Info("job cancelling", "id", id, "guid", j.guid)

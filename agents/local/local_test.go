@@ -502,7 +502,7 @@ func TestFindStatusUnknown(t *testing.T) {
 	if len(m) != 1 || m[id].State != tuplebroker.Running {
 		t.Errorf("Status = %+v, want only %s Running", m, id)
 	}
-	if err := b.Cancel(ctx, "local-unknown-1"); !errors.Is(err, agents.ErrUnknownJob) {
+	if err := b.Cancel(ctx, "local-unknown-1"); !errors.Is(err, tuplebroker.ErrUnknownJob) {
 		t.Errorf("Cancel unknown = %v, want ErrUnknownJob", err)
 	}
 	b.Cancel(ctx, id)
@@ -638,9 +638,9 @@ func TestConcurrentSubmits(t *testing.T) {
 			switch {
 			case err == nil:
 				accepted = append(accepted, id)
-			case errors.Is(err, agents.ErrRefused):
+			case errors.Is(err, tuplebroker.ErrRefused):
 				refused++
-			case errors.Is(err, agents.ErrRejected):
+			case errors.Is(err, tuplebroker.ErrRejected):
 				rejected++
 			default:
 				t.Errorf("Submit: %v", err)

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"tuplebroker"
 
-	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -33,9 +33,9 @@ type spec struct {
 	exclusive     bool
 }
 
-// rejectf returns an error wrapping agents.ErrRejected.
+// rejectf returns an error wrapping tuplebroker.ErrRejected.
 func rejectf(format string, args ...any) error {
-	return fmt.Errorf("local: %w: %s", agents.ErrRejected, fmt.Sprintf(format, args...))
+	return fmt.Errorf("local: %w: %s", tuplebroker.ErrRejected, fmt.Sprintf(format, args...))
 }
 
 // identity is the broker process's user, which every job runs as.
@@ -70,7 +70,7 @@ type app struct {
 }
 
 // prepare checks that the job can run here and translates it. Its errors
-// wrap agents.ErrRejected.
+// wrap tuplebroker.ErrRejected.
 func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	if def == nil {
 		return nil, rejectf("job has no definition")

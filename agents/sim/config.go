@@ -11,7 +11,7 @@ import (
 
 // Errors. Match them with errors.Is. Every error wrapping ErrBusy,
 // ErrRateLimited, ErrQueueFull, ErrOverloaded or ErrClosed also wraps
-// agents.ErrRefused; rejections wrap agents.ErrRejected.
+// tuplebroker.ErrRefused; rejections wrap tuplebroker.ErrRejected.
 var (
 	// ErrInvalidConfig: a Config failed Validate. The message names the
 	// field and the rule it broke.
@@ -27,7 +27,7 @@ var (
 	// ErrClosed: the Backend was closed.
 	ErrClosed = errors.New("backend closed")
 	// ErrLostReply: the reply to a submission was lost; the job may exist.
-	// It wraps neither agents.ErrRefused nor agents.ErrRejected.
+	// It wraps neither tuplebroker.ErrRefused nor tuplebroker.ErrRejected.
 	ErrLostReply = errors.New("submission reply lost")
 )
 
@@ -40,7 +40,7 @@ type Config struct {
 	// Capabilities are the "name=value" labels the backend offers.
 	Capabilities []string
 	// RejectRequirements are labels the backend can never serve: a job
-	// requiring one is rejected (agents.ErrRejected). A label may also be in
+	// requiring one is rejected (tuplebroker.ErrRejected). A label may also be in
 	// Capabilities — a backend that advertises what it cannot do, to
 	// exercise the rejection path.
 	RejectRequirements []string

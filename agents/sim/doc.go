@@ -8,7 +8,7 @@
 // # Submission
 //
 // A submission goes through these steps; the first that says no decides
-// (every refusal wraps agents.ErrRefused, a rejection agents.ErrRejected):
+// (every refusal wraps tuplebroker.ErrRefused, a rejection tuplebroker.ErrRejected):
 //
 //  1. The front door: at most Config.Concurrency submissions are in flight
 //     at once. One more is refused at once, without waiting, with an error

@@ -89,7 +89,7 @@ func waitSleepers(t testing.TB, c *FakeClock, n int) {
 	}
 }
 
-func status(t testing.TB, b *Backend, id string) agents.Status {
+func status(t testing.TB, b *Backend, id string) tuplebroker.Status {
 	t.Helper()
 	m, err := b.Status(context.Background(), []string{id})
 	if err != nil {
@@ -102,7 +102,7 @@ func status(t testing.TB, b *Backend, id string) agents.Status {
 	return st
 }
 
-func wantState(t testing.TB, b *Backend, id string, state tuplebroker.JobState, sub string) agents.Status {
+func wantState(t testing.TB, b *Backend, id string, state tuplebroker.JobState, sub string) tuplebroker.Status {
 	t.Helper()
 	st := status(t, b, id)
 	if st.State != state || st.SubState != sub {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"tuplebroker"
 
 	"tuplebroker/agents"
 )
@@ -117,9 +118,9 @@ func TestConcurrentAccounting(t *testing.T) {
 						b.Cancel(ctx, id)
 					}
 					b.Status(ctx, []string{id})
-				case errors.Is(err, agents.ErrRefused):
+				case errors.Is(err, tuplebroker.ErrRefused):
 					refused.Add(1)
-				case errors.Is(err, agents.ErrRejected):
+				case errors.Is(err, tuplebroker.ErrRejected):
 					rejected.Add(1)
 				case errors.Is(err, ErrLostReply):
 					lost.Add(1)

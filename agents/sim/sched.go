@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 )
 
 // job is one accepted submission. Its fields change only with the
@@ -24,8 +23,8 @@ type job struct {
 
 func (j *job) end() time.Time { return j.started.Add(j.runTime) }
 
-func (j *job) status() agents.Status {
-	st := agents.Status{State: j.state, Started: j.started, Ended: j.ended}
+func (j *job) status() tuplebroker.Status {
+	st := tuplebroker.Status{State: j.state, Started: j.started, Ended: j.ended}
 	switch j.state {
 	case tuplebroker.Pending:
 		st.SubState = tuplebroker.SubBackendQueued

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"tuplebroker"
 
 	"tuplebroker/agents"
 )
@@ -157,7 +158,7 @@ func (b *Backend) Submit(ctx context.Context, sub agents.Job) (string, error) {
 		b.stats.Refused++
 		b.stats.RefusedBusy++
 		b.mu.Unlock()
-		return "", fmt.Errorf("sim %s: %w: %w (%d in flight)", b.cfg.Name, agents.ErrRefused, ErrBusy, c)
+		return "", fmt.Errorf("sim %s: %w: %w (%d in flight)", b.cfg.Name, tuplebroker.ErrRefused, ErrBusy, c)
 	}
 	b.inFlight++
 	b.stats.InFlightMax = max(b.stats.InFlightMax, b.inFlight)
@@ -205,7 +206,7 @@ func (b *Backend) Submit(ctx context.Context, sub agents.Job) (string, error) {
 		if float64(b.window.len()+1) > limit {
 			b.stats.Refused++
 			b.stats.RefusedRate++
-			return "", fmt.Errorf("sim %s: %w: %w (above %g submissions/s)", b.cfg.Name, agents.ErrRefused, ErrRateLimited, limit)
+			return "", fmt.Errorf("sim %s: %w: %w (above %g submissions/s)", b.cfg.Name, tuplebroker.ErrRefused, ErrRateLimited, limit)
 		}
 		b.window.push(t)
 	}
@@ -213,7 +214,7 @@ func (b *Backend) Submit(ctx context.Context, sub agents.Job) (string, error) {
 		for _, req := range sub.Definition.Requirements() {
 			if b.rejects[req] || (b.offers != nil && !b.offers[req]) {
 				b.stats.Rejected++
-				return "", fmt.Errorf("sim %s: %w: requirement %q cannot be served here", b.cfg.Name, agents.ErrRejected, req)
+				return "", fmt.Errorf("sim %s: %w: requirement %q cannot be served here", b.cfg.Name, tuplebroker.ErrRejected, req)
 			}
 		}
 	}
@@ -221,13 +222,13 @@ func (b *Backend) Submit(ctx context.Context, sub agents.Job) (string, error) {
 	if slots := b.cfg.QueueSlots; slots > 0 && active >= slots {
 		b.stats.Refused++
 		b.stats.RefusedQueue++
-		return "", fmt.Errorf("sim %s: %w: %w (%d jobs queued or running)", b.cfg.Name, agents.ErrRefused, ErrQueueFull, active)
+		return "", fmt.Errorf("sim %s: %w: %w (%d jobs queued or running)", b.cfg.Name, tuplebroker.ErrRefused, ErrQueueFull, active)
 	}
 	load := Load{InFlight: b.inFlight, Concurrency: b.cfg.Concurrency, Active: active, QueueSlots: b.cfg.QueueSlots}
 	if p := b.refusalProbability(load); p > 0 && b.draw(g.hash, n, drawRefuse) < p {
 		b.stats.Refused++
 		b.stats.RefusedLoad++
-		return "", fmt.Errorf("sim %s: %w: %w (load %.2f)", b.cfg.Name, agents.ErrRefused, ErrOverloaded, load.Level())
+		return "", fmt.Errorf("sim %s: %w: %w (load %.2f)", b.cfg.Name, tuplebroker.ErrRefused, ErrOverloaded, load.Level())
 	}
 
 	// Accepted.
@@ -288,7 +289,7 @@ func (b *Backend) sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (b *Backend) closedErr() error {
-	return fmt.Errorf("sim %s: %w: %w", b.cfg.Name, agents.ErrRefused, ErrClosed)
+	return fmt.Errorf("sim %s: %w: %w", b.cfg.Name, tuplebroker.ErrRefused, ErrClosed)
 }
 
 // Find returns the id of the latest accepted job submitted under guid that
@@ -311,7 +312,7 @@ func (b *Backend) Find(ctx context.Context, guid string) (string, bool, error) {
 
 // Status reports the jobs' states now. Ids the backend does not know (or no
 // longer remembers) are absent.
-func (b *Backend) Status(ctx context.Context, backendJobIDs []string) (map[string]agents.Status, error) {
+func (b *Backend) Status(ctx context.Context, backendJobIDs []string) (map[string]tuplebroker.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -321,7 +322,7 @@ func (b *Backend) Status(ctx context.Context, backendJobIDs []string) (map[strin
 		return nil, b.closedErr()
 	}
 	b.advance(b.clock.Now())
-	out := make(map[string]agents.Status, len(backendJobIDs))
+	out := make(map[string]tuplebroker.Status, len(backendJobIDs))
 	for _, id := range backendJobIDs {
 		if j := b.jobs[id]; j != nil {
 			out[id] = j.status()
@@ -331,7 +332,7 @@ func (b *Backend) Status(ctx context.Context, backendJobIDs []string) (map[strin
 }
 
 // Cancel cancels a Pending or Running job; cancelling an ended job does
-// nothing. An unknown id is an error wrapping agents.ErrUnknownJob.
+// nothing. An unknown id is an error wrapping tuplebroker.ErrUnknownJob.
 func (b *Backend) Cancel(ctx context.Context, backendJobID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -344,7 +345,7 @@ func (b *Backend) Cancel(ctx context.Context, backendJobID string) error {
 	t := b.advance(b.clock.Now())
 	j := b.jobs[backendJobID]
 	if j == nil {
-		return fmt.Errorf("sim %s: %w: %q", b.cfg.Name, agents.ErrUnknownJob, backendJobID)
+		return fmt.Errorf("sim %s: %w: %q", b.cfg.Name, tuplebroker.ErrUnknownJob, backendJobID)
 	}
 	if !j.state.Terminal() {
 		b.cancel(j, t)
@@ -374,7 +375,7 @@ func (b *Backend) Stats() Stats {
 
 // Close stops the backend: submissions in their round trip and all later
 // calls but Submissions and Stats return an error wrapping ErrClosed (and
-// agents.ErrRefused). It is idempotent and returns nil.
+// tuplebroker.ErrRefused). It is idempotent and returns nil.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	b.closed = true

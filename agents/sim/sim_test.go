@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -100,7 +99,7 @@ func TestSubmitHonoursContext(t *testing.T) {
 	time.AfterFunc(10*time.Millisecond, cancel)
 	start := time.Now()
 	_, err = b.Submit(ctx, ajob("a"))
-	if !errors.Is(err, context.Canceled) || errors.Is(err, agents.ErrRefused) {
+	if !errors.Is(err, context.Canceled) || errors.Is(err, tuplebroker.ErrRefused) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -140,7 +139,7 @@ func TestConcurrencyRefusal(t *testing.T) {
 	}
 	waitSleepers(t, clk, n)
 	_, err := b.Submit(context.Background(), ajob("one-too-many"))
-	wantErr(t, err, agents.ErrRefused, ErrBusy)
+	wantErr(t, err, tuplebroker.ErrRefused, ErrBusy)
 	clk.Advance(time.Second)
 	for _, ch := range chs {
 		if r := wait(t, ch); r.err != nil {
@@ -166,7 +165,7 @@ func TestQueueSlotsRefusal(t *testing.T) {
 		mustSubmit(t, b, guid(i))
 	}
 	_, err := b.Submit(context.Background(), ajob("x"))
-	wantErr(t, err, agents.ErrRefused, ErrQueueFull)
+	wantErr(t, err, tuplebroker.ErrRefused, ErrQueueFull)
 	if s := b.Stats(); s.Pending != 2 || s.Running != 1 || s.RefusedQueue != 1 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -183,7 +182,7 @@ func TestRateWindow(t *testing.T) {
 	}
 	for range 10 { // hammering while limited does not extend the limit
 		_, err := b.Submit(context.Background(), ajob("x"))
-		wantErr(t, err, agents.ErrRefused, ErrRateLimited)
+		wantErr(t, err, tuplebroker.ErrRefused, ErrRateLimited)
 	}
 	clk.Advance(999 * time.Millisecond)
 	_, err := b.Submit(context.Background(), ajob("x"))
@@ -252,7 +251,7 @@ func TestRefusalRisesWithLoad(t *testing.T) {
 func TestRefusalBaseAndFunc(t *testing.T) {
 	b, _ := newSim(t, func(c *Config) { c.RefuseBase = 1 })
 	_, err := b.Submit(context.Background(), ajob("a"))
-	wantErr(t, err, agents.ErrRefused, ErrOverloaded)
+	wantErr(t, err, tuplebroker.ErrRefused, ErrOverloaded)
 
 	var seen []Load
 	b, clk := newSim(t, func(c *Config) {
@@ -476,7 +475,7 @@ func TestCancel(t *testing.T) {
 	if err := b.Cancel(ctx, a); err != nil { // terminal: no-op
 		t.Fatal(err)
 	}
-	wantErr(t, b.Cancel(ctx, "t-404"), agents.ErrUnknownJob)
+	wantErr(t, b.Cancel(ctx, "t-404"), tuplebroker.ErrUnknownJob)
 
 	clk.Advance(time.Hour)
 	wantState(t, b, bb, tuplebroker.Cancelled, tuplebroker.SubUserCancelled) // never started
@@ -565,7 +564,7 @@ func TestRetention(t *testing.T) {
 	if m, _ := b.Status(ctx, []string{id, keep}); len(m) != 1 {
 		t.Fatalf("status %v", m)
 	}
-	wantErr(t, b.Cancel(ctx, id), agents.ErrUnknownJob)
+	wantErr(t, b.Cancel(ctx, id), tuplebroker.ErrUnknownJob)
 	clk.Advance(time.Second)
 	if s := b.Stats(); s.Known != 0 || s.Accepted != 2 || len(b.Submissions()) != 2 {
 		t.Fatalf("stats %+v", s)
@@ -578,8 +577,8 @@ func TestRejected(t *testing.T) {
 		c.RejectRequirements = []string{"os=WINNT"}
 	})
 	_, err := b.Submit(context.Background(), jobOn("w", jsdl.OSWinNT, ""))
-	wantErr(t, err, agents.ErrRejected)
-	if errors.Is(err, agents.ErrRefused) {
+	wantErr(t, err, tuplebroker.ErrRejected)
+	if errors.Is(err, tuplebroker.ErrRefused) {
 		t.Fatal("rejection wraps ErrRefused")
 	}
 	if _, err := b.Submit(context.Background(), jobOn("l", jsdl.OSLinux, jsdl.ArchSparc)); err != nil {
@@ -589,7 +588,7 @@ func TestRejected(t *testing.T) {
 
 	b2, _ := newSim(t, func(c *Config) { c.RejectUnoffered = true })
 	_, err = b2.Submit(context.Background(), jobOn("l", jsdl.OSLinux, jsdl.ArchSparc))
-	wantErr(t, err, agents.ErrRejected)
+	wantErr(t, err, tuplebroker.ErrRejected)
 	if _, err := b2.Submit(context.Background(), jobOn("l2", jsdl.OSLinux, "")); err != nil {
 		t.Fatal(err)
 	}
@@ -602,7 +601,7 @@ func TestLostReply(t *testing.T) {
 	b, _ := newSim(t, func(c *Config) { c.LostReplyProbability = 1 })
 	_, err := b.Submit(context.Background(), ajob("g"))
 	wantErr(t, err, ErrLostReply)
-	if errors.Is(err, agents.ErrRefused) || errors.Is(err, agents.ErrRejected) {
+	if errors.Is(err, tuplebroker.ErrRefused) || errors.Is(err, tuplebroker.ErrRejected) {
 		t.Fatalf("lost reply %v is a refusal or rejection", err)
 	}
 	if _, found, _ := b.Find(context.Background(), "g"); !found {
@@ -620,7 +619,7 @@ func TestClose(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, wait(t, ch).err, agents.ErrRefused, ErrClosed)
+	wantErr(t, wait(t, ch).err, tuplebroker.ErrRefused, ErrClosed)
 	_, err := b.Submit(context.Background(), ajob("b"))
 	wantErr(t, err, ErrClosed)
 	_, err = b.Status(context.Background(), nil)
@@ -639,7 +638,7 @@ func TestClose(t *testing.T) {
 func TestNoGUID(t *testing.T) {
 	b, _ := newSim(t, nil)
 	_, err := b.Submit(context.Background(), ajob(""))
-	if err == nil || errors.Is(err, agents.ErrRefused) || errors.Is(err, agents.ErrRejected) {
+	if err == nil || errors.Is(err, tuplebroker.ErrRefused) || errors.Is(err, tuplebroker.ErrRejected) {
 		t.Fatalf("err %v", err)
 	}
 }

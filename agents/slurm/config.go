@@ -63,7 +63,7 @@ type Config struct {
 	// readable here; "none" never reads one.
 	JobComp string
 	// CallTimeout bounds every Slurm command; a command that runs out of it
-	// is killed and the call refused (agents.ErrRefused). sbatch and squeue
+	// is killed and the call refused (tuplebroker.ErrRefused). sbatch and squeue
 	// retry an unreachable slurmctld for about 9 s by themselves.
 	CallTimeout time.Duration
 	// Logger receives one line per submission, cancel and anomaly; nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"tuplebroker"
 
 	"tuplebroker/agents"
 )
@@ -152,7 +153,7 @@ func TestSubmitParsesAnswer(t *testing.T) {
 		return []byte("Submitted\n"), nil, nil
 	}
 	if _, err := b.Submit(context.Background(), agents.Job{GUID: "g", Definition: parse(t, doc)}); err == nil ||
-		errors.Is(err, agents.ErrRefused) || errors.Is(err, agents.ErrRejected) {
+		errors.Is(err, tuplebroker.ErrRefused) || errors.Is(err, tuplebroker.ErrRejected) {
 		t.Errorf("garbage answer: %v", err)
 	}
 }
@@ -168,7 +169,7 @@ func TestRunnerTimeout(t *testing.T) {
 	run := execRunner(map[string]string{"sbatch": p}, nil, 200*time.Millisecond)
 	start := time.Now()
 	_, _, err := run(context.Background(), "sbatch", nil, nil)
-	if !errors.Is(err, errTimeout) || !errors.Is(wrapCmd("sbatch", err), agents.ErrRefused) {
+	if !errors.Is(err, errTimeout) || !errors.Is(wrapCmd("sbatch", err), tuplebroker.ErrRefused) {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {

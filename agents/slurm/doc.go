@@ -42,7 +42,7 @@
 //     for a minute); none of them in the partition → rejected.
 //   - filesystemName attributes resolve against the FileSystem's
 //     MountPoint. UserName and GroupName must be the broker's own.
-//   - Rejected (agents.ErrRejected) before sbatch runs: DataStaging, an
+//   - Rejected (tuplebroker.ErrRejected) before sbatch runs: DataStaging, an
 //     os=/arch=/exclusive=/spmd= requirement not in Config.Capabilities, an
 //     ApplicationName without executable, unsatisfiable ranges. Ignored:
 //     the other POSIX limits (CPU time, file size, ...), CPU speed,
@@ -75,8 +75,8 @@
 // Slurm reports failures only as text; a table of Slurm 22.05's messages
 // classifies them: an unreachable or slow slurmctld, rate limits and
 // submit-count limits (AssocMaxSubmitJobLimit, QOSMaxSubmitJobPerUserLimit,
-// ...) wrap agents.ErrRefused, as does a command killed after CallTimeout;
+// ...) wrap tuplebroker.ErrRefused, as does a command killed after CallTimeout;
 // an invalid partition, "Requested node configuration is not available",
 // too many CPUs or nodes, size and time limits of associations and QOSes
-// wrap agents.ErrRejected.
+// wrap tuplebroker.ErrRejected.
 package slurm

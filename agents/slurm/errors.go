@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"tuplebroker/agents"
+	"tuplebroker"
 )
 
 // class is how the agent should treat a failed Slurm command.
@@ -14,9 +13,9 @@ type class int
 const (
 	// classOther: neither; the agent counts a failed attempt.
 	classOther class = iota
-	// classRefused: the cluster cannot take the job now (agents.ErrRefused).
+	// classRefused: the cluster cannot take the job now (tuplebroker.ErrRefused).
 	classRefused
-	// classRejected: the job can never run here (agents.ErrRejected).
+	// classRejected: the job can never run here (tuplebroker.ErrRejected).
 	classRejected
 )
 
@@ -159,9 +158,9 @@ func wrapCmd(what string, err error) error {
 	}
 	switch c {
 	case classRefused:
-		return fmt.Errorf("slurm: %s: %w: %w", what, agents.ErrRefused, ce)
+		return fmt.Errorf("slurm: %s: %w: %w", what, tuplebroker.ErrRefused, ce)
 	case classRejected:
-		return fmt.Errorf("slurm: %s: %w: %w", what, agents.ErrRejected, ce)
+		return fmt.Errorf("slurm: %s: %w: %w", what, tuplebroker.ErrRejected, ce)
 	default:
 		return fmt.Errorf("slurm: %s: %w", what, ce)
 	}

@@ -6,8 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-
-	"tuplebroker/agents"
+	"tuplebroker"
 )
 
 // TestClassify checks the table on messages Slurm 22.05 commands print
@@ -65,24 +64,24 @@ func TestWrapCmd(t *testing.T) {
 		return err
 	}()
 	refused := wrapCmd("sbatch g", &cmdError{cmd: "sbatch", stderr: "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation", err: exitErr})
-	if !errors.Is(refused, agents.ErrRefused) || errors.Is(refused, agents.ErrRejected) {
+	if !errors.Is(refused, tuplebroker.ErrRefused) || errors.Is(refused, tuplebroker.ErrRejected) {
 		t.Errorf("socket timeout: %v", refused)
 	}
 	if !strings.Contains(refused.Error(), "Socket timed out") {
 		t.Errorf("message lost: %v", refused)
 	}
 	rejected := wrapCmd("sbatch g", &cmdError{cmd: "sbatch", stderr: "sbatch: error: Batch job submission failed: Invalid partition name specified", err: exitErr})
-	if !errors.Is(rejected, agents.ErrRejected) || !strings.Contains(rejected.Error(), "Invalid partition name specified") {
+	if !errors.Is(rejected, tuplebroker.ErrRejected) || !strings.Contains(rejected.Error(), "Invalid partition name specified") {
 		t.Errorf("invalid partition: %v", rejected)
 	}
 	// Killed after CallTimeout without a word: refused (the job may exist;
 	// Find adopts it on the retry).
 	timedOut := wrapCmd("sbatch g", &cmdError{cmd: "sbatch", err: fmt.Errorf("%w after 2s", errTimeout)})
-	if !errors.Is(timedOut, agents.ErrRefused) {
+	if !errors.Is(timedOut, tuplebroker.ErrRefused) {
 		t.Errorf("timeout: %v", timedOut)
 	}
 	other := wrapCmd("sbatch g", &cmdError{cmd: "sbatch", stderr: "sbatch: error: something new", err: exitErr})
-	if errors.Is(other, agents.ErrRefused) || errors.Is(other, agents.ErrRejected) {
+	if errors.Is(other, tuplebroker.ErrRefused) || errors.Is(other, tuplebroker.ErrRejected) {
 		t.Errorf("unknown message classified: %v", other)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"tuplebroker"
 
 	"tuplebroker/agents"
 	"tuplebroker/jsdl"
@@ -111,7 +112,7 @@ func submit(t *testing.T, b *Backend, doc string) (guid, id string) {
 	return guid, id
 }
 
-func status(t *testing.T, b *Backend, id string) agents.Status {
+func status(t *testing.T, b *Backend, id string) tuplebroker.Status {
 	t.Helper()
 	m, err := b.Status(context.Background(), []string{id})
 	if err != nil {
@@ -125,7 +126,7 @@ func status(t *testing.T, b *Backend, id string) agents.Status {
 }
 
 // waitFor polls the job's status until ok holds.
-func waitFor(t *testing.T, b *Backend, id string, within time.Duration, what string, ok func(agents.Status) bool) agents.Status {
+func waitFor(t *testing.T, b *Backend, id string, within time.Duration, what string, ok func(tuplebroker.Status) bool) tuplebroker.Status {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -140,9 +141,9 @@ func waitFor(t *testing.T, b *Backend, id string, within time.Duration, what str
 	}
 }
 
-func waitEnd(t *testing.T, b *Backend, id string, within time.Duration) agents.Status {
+func waitEnd(t *testing.T, b *Backend, id string, within time.Duration) tuplebroker.Status {
 	t.Helper()
-	return waitFor(t, b, id, within, "ended", func(st agents.Status) bool { return st.State.Terminal() })
+	return waitFor(t, b, id, within, "ended", func(st tuplebroker.Status) bool { return st.State.Terminal() })
 }
 
 // counter counts the Slurm commands a backend runs, by wrapping its runner.
@@ -181,14 +182,14 @@ func (c *counter) reset() {
 
 func wantRejected(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, agents.ErrRejected) {
+	if !errors.Is(err, tuplebroker.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
 }
 
 func wantRefused(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, agents.ErrRefused) {
+	if !errors.Is(err, tuplebroker.ErrRefused) {
 		t.Fatalf("err = %v, want ErrRefused", err)
 	}
 }

@@ -35,7 +35,7 @@ func TestLiveWallTime(t *testing.T) {
 	b := newLive(t, a, Config{})
 	_, id := submit(t, b, posixDoc(cmdline("/bin/sleep", "600"), px("WallTimeLimit", "1")))
 	t.Parallel()
-	st := waitFor(t, b, id, 150*time.Second, "ended", func(st agents.Status) bool { return st.State.Terminal() })
+	st := waitFor(t, b, id, 150*time.Second, "ended", func(st tuplebroker.Status) bool { return st.State.Terminal() })
 	if st.State != tuplebroker.Failed || st.SubState != tuplebroker.SubWallTimeLimit {
 		t.Fatalf("status %+v, want Failed/%s", st, tuplebroker.SubWallTimeLimit)
 	}
@@ -176,10 +176,10 @@ func TestLiveCancelPending(t *testing.T) {
 		if err := b.Cancel(context.Background(), id); err != nil {
 			t.Fatalf("second Cancel: %v", err)
 		}
-		if err := b.Cancel(context.Background(), "987654321"); !errors.Is(err, agents.ErrUnknownJob) {
+		if err := b.Cancel(context.Background(), "987654321"); !errors.Is(err, tuplebroker.ErrUnknownJob) {
 			t.Fatalf("Cancel of an unknown id: %v", err)
 		}
-		if err := b.Cancel(context.Background(), "1;2"); !errors.Is(err, agents.ErrUnknownJob) {
+		if err := b.Cancel(context.Background(), "1;2"); !errors.Is(err, tuplebroker.ErrUnknownJob) {
 			t.Fatalf("Cancel of a malformed id: %v", err)
 		}
 	})
@@ -193,7 +193,7 @@ func TestLiveCancelRunning(t *testing.T) {
 		dir := jobDir(t, c)
 		pidFile := filepath.Join(dir, "pid")
 		_, id := submit(t, b, posixDoc(cmdline("/bin/sh", "-c", `echo $$ > "$1"; exec sleep 300`, "sh", pidFile)))
-		waitFor(t, b, id, time.Minute, "running", func(st agents.Status) bool { return st.State == tuplebroker.Running })
+		waitFor(t, b, id, time.Minute, "running", func(st tuplebroker.Status) bool { return st.State == tuplebroker.Running })
 		var pid int
 		deadline := time.Now().Add(30 * time.Second)
 		for pid == 0 {
@@ -384,7 +384,7 @@ func TestLiveRejections(t *testing.T) {
 	} {
 		guid := newGUID()
 		_, err := b.Submit(ctx, agents.Job{GUID: guid, Definition: parse(t, doc)})
-		if !errors.Is(err, agents.ErrRejected) {
+		if !errors.Is(err, tuplebroker.ErrRejected) {
 			t.Errorf("%s: err = %v, want ErrRejected", name, err)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"tuplebroker"
 
-	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -69,9 +69,9 @@ type translator struct {
 	lookupGroup func(name string) (string, error)
 }
 
-// rejectf returns an error wrapping agents.ErrRejected.
+// rejectf returns an error wrapping tuplebroker.ErrRejected.
 func rejectf(format string, args ...any) error {
-	return fmt.Errorf("slurm: %w: %s", agents.ErrRejected, fmt.Sprintf(format, args...))
+	return fmt.Errorf("slurm: %w: %s", tuplebroker.ErrRejected, fmt.Sprintf(format, args...))
 }
 
 // Limits beyond which a request is unsatisfiable rather than big.
@@ -119,7 +119,7 @@ func pickApp(def *jsdl.JobDefinition) (*app, error) {
 
 // translate checks that the job can run here and translates it. nodes are
 // the partition's nodes, needed only when the job names CandidateHosts.
-// Errors wrap agents.ErrRejected.
+// Errors wrap tuplebroker.ErrRejected.
 func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []node) (*submission, error) {
 	if !safeToken(guid) {
 		return nil, rejectf("job GUID %q is not a plain name", guid)

@@ -10,8 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"tuplebroker/agents"
+	"tuplebroker"
 )
 
 // nasty are strings a shell would act on if it ever interpreted them.
@@ -399,7 +398,7 @@ func TestTranslateRejects(t *testing.T) {
 			wantRejected(t, err)
 		})
 	}
-	if _, err := testTranslator().translate("g", nil, nil); !errors.Is(err, agents.ErrRejected) {
+	if _, err := testTranslator().translate("g", nil, nil); !errors.Is(err, tuplebroker.ErrRejected) {
 		t.Errorf("nil definition: %v", err)
 	}
 }

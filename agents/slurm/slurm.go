@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"tuplebroker"
 
 	"tuplebroker/agents"
 )
@@ -195,9 +196,9 @@ func (b *Backend) Name() string { return b.name }
 func (b *Backend) Capabilities() []string { return slices.Clone(b.capabilities) }
 
 // Submit translates the job and submits it with sbatch under the job name
-// job.GUID. It returns the Slurm job id. Errors wrap agents.ErrRejected
+// job.GUID. It returns the Slurm job id. Errors wrap tuplebroker.ErrRejected
 // (the job asks for what this cluster cannot give, or Slurm says so for
-// good), agents.ErrRefused (slurmctld is unreachable, slow or over a submit
+// good), tuplebroker.ErrRefused (slurmctld is unreachable, slow or over a submit
 // limit; an sbatch killed after CallTimeout may have submitted the job,
 // which Find then adopts), or neither.
 func (b *Backend) Submit(ctx context.Context, job agents.Job) (string, error) {
@@ -352,7 +353,7 @@ func cmpJobID(a, b string) int {
 // for all of them (split only if the id list would exceed 64 KiB), then the
 // jobcomp file for ids squeue has forgotten. Ids known to neither are absent
 // from the result.
-func (b *Backend) Status(ctx context.Context, ids []string) (map[string]agents.Status, error) {
+func (b *Backend) Status(ctx context.Context, ids []string) (map[string]tuplebroker.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -364,7 +365,7 @@ func (b *Backend) Status(ctx context.Context, ids []string) (map[string]agents.S
 			list = append(list, id)
 		}
 	}
-	out := make(map[string]agents.Status, len(list))
+	out := make(map[string]tuplebroker.Status, len(list))
 	if len(list) == 0 {
 		return out, nil
 	}
@@ -435,14 +436,14 @@ func chunkIDs(ids []string, max int) []string {
 // running one gets SIGTERM, SIGKILL after the cluster's KillWait. It
 // returns at once; the job turns Cancelled (user-cancelled) when Slurm has
 // ended it. Cancelling an ended job does nothing. An id Slurm does not know
-// returns an error wrapping agents.ErrUnknownJob; other failures are
+// returns an error wrapping tuplebroker.ErrUnknownJob; other failures are
 // classified as for Submit.
 func (b *Backend) Cancel(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if !isJobID(id) {
-		return fmt.Errorf("slurm: job %q: %w", id, agents.ErrUnknownJob)
+		return fmt.Errorf("slurm: job %q: %w", id, tuplebroker.ErrUnknownJob)
 	}
 	b.markCancelled(id, true) // before: a poll racing the cancel must see it
 	// scancel may exit 0 when it fails; --verbose makes it say why.
@@ -455,7 +456,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 	switch {
 	case strings.Contains(msg, "Invalid job id specified"):
 		b.markCancelled(id, false)
-		return fmt.Errorf("slurm: job %s: %w: %s", id, agents.ErrUnknownJob, oneLine(msg))
+		return fmt.Errorf("slurm: job %s: %w: %s", id, tuplebroker.ErrUnknownJob, oneLine(msg))
 	case strings.Contains(msg, "already completing or completed"):
 		return nil
 	case err != nil:

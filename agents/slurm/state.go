@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 )
 
 // Sub-states this backend reports beside those of package tuplebroker.
@@ -136,8 +135,8 @@ var terminalStates = map[string]bool{
 // status maps a Slurm record to the BES state model. cancelledHere tells a
 // job cancelled through this backend (user-cancelled) from one cancelled by
 // someone else (backend-removed).
-func (r record) status(cancelledHere bool) agents.Status {
-	var st agents.Status
+func (r record) status(cancelledHere bool) tuplebroker.Status {
+	var st tuplebroker.Status
 	reason := r.reason
 	if reason == "None" || reason == "(null)" {
 		reason = ""

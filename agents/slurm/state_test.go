@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/agents"
 )
 
 // Real squeue -h -t all -O squeueFormat output from Slurm 22.05 (TZ=UTC).
@@ -63,52 +62,52 @@ func TestStatusMapping(t *testing.T) {
 		name string
 		r    record
 		here bool
-		want agents.Status
+		want tuplebroker.Status
 	}{
 		{"pending", rec("PENDING", 0, 0, true, false, "Priority"), false,
-			agents.Status{State: tuplebroker.Pending, SubState: tuplebroker.SubBackendQueued, Reason: "Priority"}},
+			tuplebroker.Status{State: tuplebroker.Pending, SubState: tuplebroker.SubBackendQueued, Reason: "Priority"}},
 		{"held", rec("PENDING", 0, 0, true, false, "JobHeldUser"), false,
-			agents.Status{State: tuplebroker.Pending, SubState: SubHeld, Reason: "JobHeldUser"}},
+			tuplebroker.Status{State: tuplebroker.Pending, SubState: SubHeld, Reason: "JobHeldUser"}},
 		{"configuring", rec("CONFIGURING", 0, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Pending, SubState: SubConfiguring}},
+			tuplebroker.Status{State: tuplebroker.Pending, SubState: SubConfiguring}},
 		{"requeued", rec("REQUEUED", 0, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Pending, SubState: SubRequeued}},
+			tuplebroker.Status{State: tuplebroker.Pending, SubState: SubRequeued}},
 		{"running", rec("RUNNING", 0, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Running, SubState: tuplebroker.SubExecuting, Started: start}},
+			tuplebroker.Status{State: tuplebroker.Running, SubState: tuplebroker.SubExecuting, Started: start}},
 		{"completing", rec("COMPLETING", 0, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Running, SubState: SubCompleting, Started: start}},
+			tuplebroker.Status{State: tuplebroker.Running, SubState: SubCompleting, Started: start}},
 		{"suspended", rec("SUSPENDED", 0, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Running, SubState: SubSuspended, Started: start}},
+			tuplebroker.Status{State: tuplebroker.Running, SubState: SubSuspended, Started: start}},
 		{"completed 0", rec("COMPLETED", 0, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Finished, ExitCode: code(0), Started: start, Ended: end}},
+			tuplebroker.Status{State: tuplebroker.Finished, ExitCode: code(0), Started: start, Ended: end}},
 		{"completed nonzero", rec("COMPLETED", 2, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Failed, SubState: tuplebroker.SubExitedNonzero, ExitCode: code(2), Reason: "exit status 2", Started: start, Ended: end}},
+			tuplebroker.Status{State: tuplebroker.Failed, SubState: tuplebroker.SubExitedNonzero, ExitCode: code(2), Reason: "exit status 2", Started: start, Ended: end}},
 		{"failed", rec("FAILED", 3, 0, true, true, "NonZeroExitCode"), false,
-			agents.Status{State: tuplebroker.Failed, SubState: tuplebroker.SubExitedNonzero, ExitCode: code(3),
+			tuplebroker.Status{State: tuplebroker.Failed, SubState: tuplebroker.SubExitedNonzero, ExitCode: code(3),
 				Reason: "exit status 3 (Slurm reason NonZeroExitCode)", Started: start, Ended: end}},
 		{"failed on a signal", rec("FAILED", 0, 9, true, true, "JobLaunchFailure"), false,
-			agents.Status{State: tuplebroker.Failed, SubState: SubKilledBySignal, ExitCode: code(137),
+			tuplebroker.Status{State: tuplebroker.Failed, SubState: SubKilledBySignal, ExitCode: code(137),
 				Reason: "killed by signal 9 (Slurm reason JobLaunchFailure)", Started: start, Ended: end}},
 		{"failed at launch", rec("FAILED", 0, 0, true, false, "BadConstraints"), false,
-			agents.Status{State: tuplebroker.Failed, SubState: SubLaunchFailed,
+			tuplebroker.Status{State: tuplebroker.Failed, SubState: SubLaunchFailed,
 				Reason: "never started (Slurm reason BadConstraints)", Ended: end}},
 		{"timeout", rec("TIMEOUT", 0, 15, true, true, "TimeLimit"), false,
-			agents.Status{State: tuplebroker.Failed, SubState: tuplebroker.SubWallTimeLimit, ExitCode: code(143),
+			tuplebroker.Status{State: tuplebroker.Failed, SubState: tuplebroker.SubWallTimeLimit, ExitCode: code(143),
 				Reason: "wall time limit exceeded (Slurm reason TimeLimit)", Started: start, Ended: end}},
 		{"node fail", rec("NODE_FAIL", 0, 0, false, true, "None"), false,
-			agents.Status{State: tuplebroker.Failed, SubState: SubNodeFail, Reason: "a node of the job failed", Started: start, Ended: end}},
+			tuplebroker.Status{State: tuplebroker.Failed, SubState: SubNodeFail, Reason: "a node of the job failed", Started: start, Ended: end}},
 		{"out of memory", rec("OUT_OF_MEMORY", 0, 9, true, true, "OutOfMemory"), false,
-			agents.Status{State: tuplebroker.Failed, SubState: SubOutOfMemory, ExitCode: code(137),
+			tuplebroker.Status{State: tuplebroker.Failed, SubState: SubOutOfMemory, ExitCode: code(137),
 				Reason: "out of memory (Slurm reason OutOfMemory)", Started: start, Ended: end}},
 		{"cancelled here while running", rec("CANCELLED", 0, 15, true, true, "None"), true,
-			agents.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubUserCancelled, ExitCode: code(143),
+			tuplebroker.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubUserCancelled, ExitCode: code(143),
 				Reason: "cancelled on request", Started: start, Ended: end}},
 		{"cancelled here while pending", rec("CANCELLED", 0, 0, true, false, "JobHeldUser"), true,
-			agents.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubUserCancelled, Reason: "cancelled on request", Ended: end}},
+			tuplebroker.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubUserCancelled, Reason: "cancelled on request", Ended: end}},
 		{"cancelled by someone else", rec("CANCELLED", 0, 0, true, false, "None"), false,
-			agents.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubBackendRemoved, Reason: "cancelled in Slurm", Ended: end}},
+			tuplebroker.Status{State: tuplebroker.Cancelled, SubState: tuplebroker.SubBackendRemoved, Reason: "cancelled in Slurm", Ended: end}},
 		{"unknown state keeps polling", rec("WEIRD", 0, 0, true, true, "None"), false,
-			agents.Status{State: tuplebroker.Pending, SubState: SubUnknown, Reason: "Slurm state WEIRD"}},
+			tuplebroker.Status{State: tuplebroker.Pending, SubState: SubUnknown, Reason: "Slurm state WEIRD"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,9 +120,9 @@ func TestStatusMapping(t *testing.T) {
 }
 
 // show makes a Status printable with its exit code.
-func show(s agents.Status) any {
+func show(s tuplebroker.Status) any {
 	type printable struct {
-		agents.Status
+		tuplebroker.Status
 		Exit any
 	}
 	p := printable{Status: s, Exit: "nil"}

@@ -403,7 +403,7 @@ func (p *pool) awaitAdverts(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		ads, err := agents.Adverts(wctx, p.names)
+		ads, err := p.names.Adverts(wctx)
 		if err == nil {
 			seen := map[string]bool{}
 			for _, a := range ads {
