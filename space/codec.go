@@ -15,19 +15,22 @@ import (
 
 // Storage layout. Every tuple is one KV key:
 //
-//	<kind>.<index field>...        e.g. req.c1a2b3c4d5e6f708.6f1c…-guid
-//	                                    resp.pub.6f1c…-guid
-//	                                    cour.slurm-a.3
-//	txn.<id>                       an open transaction's record (per-key TTL = its lease)
+//	job.<guid>                     a job's Request, then its Response: one key
+//	                               for the whole life of a job, so taking the
+//	                               Request and writing the Response is one
+//	                               compare-and-set of one key
+//	cour.<agent>.<slot>            a Courier
 //
-// Index fields that are not valid key tokens (or longer than maxTokenLen) are
-// replaced by "h" + 32 hex digits of their SHA-256; an empty field is "_".
-// A value is a JSON envelope: {"v":1,"k":kind,"x":expiry,"c":claim,"d":tuple}.
+// A tuple's selecting fields (its Index) are not in the key: the mirror
+// indexes them. Fields that are not valid key tokens (or longer than
+// maxTokenLen) are replaced by "h" + 32 hex digits of their SHA-256; an empty
+// field is "_". A value is a JSON envelope:
+// {"v":1,"k":kind,"x":expiry,"c":claim,"l":claim lease,"r":returns,"d":tuple}.
 // v is the encoding version; readers skip values with an unknown version.
 
 const (
 	encodingVersion = 1
-	txnPrefix       = "txn"
+	jobPrefix       = "job"
 	maxTokenLen     = 64
 )
 
@@ -40,39 +43,13 @@ type envelope struct {
 	// C names the transaction that has taken this tuple but not yet
 	// committed; a claimed tuple is invisible to reads and takes.
 	C string `json:"c,omitempty"`
+	// L is the end of the claim's lease (Unix ns): after it, any Space
+	// puts the tuple back.
+	L int64 `json:"l,omitempty"`
 	// R counts the times this tuple was put back after a transaction that
 	// had taken it ended without committing (aborted, or its holder died).
 	R int             `json:"r,omitempty"`
 	D json.RawMessage `json:"d"`
-}
-
-// txnRecord is the value of txn.<id>. While the transaction is open it has a
-// per-key TTL (the lease) and no operations. Commit rewrites it, with a CAS
-// and without a TTL, to the committed state listing every operation: that
-// one write is the commit point. The listed operations are then applied
-// (by the holder, or by any Space if the holder dies) and the record removed.
-type txnRecord struct {
-	V         int        `json:"v"`
-	K         string     `json:"k"`
-	X         int64      `json:"x,omitempty"`
-	Holder    string     `json:"holder"`
-	Started   int64      `json:"started"`
-	Committed bool       `json:"committed,omitempty"`
-	Removes   []txnClaim `json:"removes,omitempty"`
-	Writes    []txnPut   `json:"writes,omitempty"`
-}
-
-// txnClaim is a claimed tuple a committed transaction removes.
-type txnClaim struct {
-	Key string `json:"key"`
-	Rev uint64 `json:"rev"` // revision of the claim
-}
-
-// txnPut is a tuple a committed transaction writes.
-type txnPut struct {
-	Key  string          `json:"key"`
-	Data json.RawMessage `json:"data"` // the envelope
-	TTL  time.Duration   `json:"ttl,omitempty"`
 }
 
 func (e *envelope) expiry() time.Time {
@@ -118,6 +95,10 @@ func appendEnvelope(b []byte, env *envelope) []byte {
 		b = append(b, `,"c":`...)
 		b = strconv.AppendQuote(b, env.C)
 	}
+	if env.L != 0 {
+		b = append(b, `,"l":`...)
+		b = strconv.AppendInt(b, env.L, 10)
+	}
 	if env.R != 0 {
 		b = append(b, `,"r":`...)
 		b = strconv.AppendInt(b, int64(env.R), 10)
@@ -153,17 +134,6 @@ func decodeEnvelope(b []byte) (*envelope, tuplebroker.Tuple, error) {
 	return &env, t, nil
 }
 
-func decodeTxnRecord(b []byte) (*txnRecord, error) {
-	var r txnRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%w: txn record: %v", ErrCorrupt, err)
-	}
-	if r.V != encodingVersion || r.K != txnPrefix {
-		return nil, fmt.Errorf("%w: txn record version %d kind %q", ErrCorrupt, r.V, r.K)
-	}
-	return &r, nil
-}
-
 func newTuple(k tuplebroker.Kind) (tuplebroker.Tuple, error) {
 	switch k {
 	case tuplebroker.KindRequest:
@@ -181,9 +151,18 @@ func validKind(k tuplebroker.Kind) bool {
 	return err == nil
 }
 
-// tupleKey returns the key of a tuple. Every index field must be set.
+// tupleKey returns the key of a tuple: job.<guid> for a Request or a
+// Response, <kind>.<index fields> for others. Every index field must be set.
 func tupleKey(t tuplebroker.Tuple) (string, error) {
 	idx := t.Index()
+	for i, f := range idx {
+		if f == "" {
+			return "", fmt.Errorf("%w: %s tuple has empty index field %d", ErrInvalid, t.Kind(), i)
+		}
+	}
+	if jobKind(string(t.Kind())) {
+		return jobPrefix + "." + token(idx[len(idx)-1]), nil
+	}
 	var b strings.Builder
 	b.WriteString(string(t.Kind()))
 	for i, f := range idx {
@@ -194,6 +173,30 @@ func tupleKey(t tuplebroker.Tuple) (string, error) {
 		b.WriteString(token(f))
 	}
 	return b.String(), nil
+}
+
+// jobKind reports whether tuples of kind k live at job.<guid>, the last
+// index field being the GUID.
+func jobKind(k string) bool {
+	return k == string(tuplebroker.KindRequest) || k == string(tuplebroker.KindResponse)
+}
+
+// keyOf returns the key a template fixes completely (by its identifying last
+// field, for a job kind), if it does.
+func keyOf(kind string, toks []string) (string, bool) {
+	if len(toks) == 0 {
+		return "", false
+	}
+	if jobKind(kind) {
+		if id := toks[len(toks)-1]; id != "" {
+			return jobPrefix + "." + id, true
+		}
+		return "", false
+	}
+	if slices.Contains(toks, "") {
+		return "", false
+	}
+	return kind + "." + strings.Join(toks, "."), true
 }
 
 // templateTokens returns the key tokens a template fixes ("" = any).
@@ -248,10 +251,14 @@ func validToken(f string) bool {
 	return true
 }
 
-// splitKey returns a key's kind and index tokens.
-func splitKey(key string) (string, []string) {
-	parts := strings.Split(key, ".")
-	return parts[0], parts[1:]
+// indexTokens returns a tuple's index fields as key tokens.
+func indexTokens(t tuplebroker.Tuple) []string {
+	idx := t.Index()
+	out := make([]string, len(idx))
+	for i, f := range idx {
+		out[i] = token(f)
+	}
+	return out
 }
 
 // cloneTuple deep-copies a tuple, so that what a caller holds and what the
@@ -272,4 +279,16 @@ func cloneTuple(t tuplebroker.Tuple) tuplebroker.Tuple {
 		return &c
 	}
 	return t
+}
+
+// encodeWith encodes t inside a copy of env's fields (version, kind, lease,
+// claim, returns), for rewriting a stored tuple.
+func encodeWith(t tuplebroker.Tuple, env *envelope) (*envelope, []byte, error) {
+	d, err := json.Marshal(t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode %s tuple: %w", t.Kind(), err)
+	}
+	e := *env
+	e.D = d
+	return &e, appendEnvelope(make([]byte, 0, len(d)+128), &e), nil
 }

@@ -100,3 +100,14 @@ func guidOf(t tuplebroker.Tuple) string {
 	}
 	panic(fmt.Sprintf("no guid in %T", t))
 }
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(t testing.TB, ctx context.Context, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if ctx.Err() != nil {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -43,11 +43,17 @@ func (s *Space) Notify(ctx context.Context, tmpl tuplebroker.Template) (<-chan t
 	}
 	n := &notifier{kind: string(tmpl.Kind()), toks: templateTokens(tmpl), tmpl: tmpl, ch: make(chan tuplebroker.Tuple, notifyBuffer)}
 	m := s.mirror
+	// A stream on one tuple (a factory waiting for its job's Response) is
+	// found by key: a write costs nothing for the streams of other tuples.
+	reg, at := m.notifiers, n.kind
+	if key, ok := keyOf(n.kind, n.toks); ok {
+		reg, at = m.keyNotifiers, key
+	}
 	m.waitMu.Lock()
-	set := m.notifiers[n.kind]
+	set := reg[at]
 	if set == nil {
 		set = map[*notifier]struct{}{}
-		m.notifiers[n.kind] = set
+		reg[at] = set
 	}
 	set[n] = struct{}{}
 	m.waitMu.Unlock()
@@ -57,7 +63,10 @@ func (s *Space) Notify(ctx context.Context, tmpl tuplebroker.Template) (<-chan t
 		case <-s.closed:
 		}
 		m.waitMu.Lock()
-		delete(m.notifiers[n.kind], n)
+		delete(reg[at], n)
+		if len(reg[at]) == 0 {
+			delete(reg, at)
+		}
 		m.waitMu.Unlock()
 		// No sender holds n after its removal (senders hold waitMu).
 		close(n.ch)
@@ -73,14 +82,16 @@ func (s *Space) Notify(ctx context.Context, tmpl tuplebroker.Template) (<-chan t
 func (m *mirror) notify(e *entry) {
 	m.waitMu.Lock()
 	defer m.waitMu.Unlock()
-	for n := range m.notifiers[e.kind] {
-		if !tokensMatch(n.toks, e.toks) || !n.tmpl.Match(e.tuple) {
-			continue
-		}
-		select {
-		case n.ch <- cloneTuple(e.tuple):
-		default:
-			n.dropped.Add(1)
+	for _, set := range []map[*notifier]struct{}{m.notifiers[e.kind], m.keyNotifiers[e.key]} {
+		for n := range set {
+			if n.kind != e.kind || !tokensMatch(n.toks, e.toks) || !n.tmpl.Match(e.tuple) {
+				continue
+			}
+			select {
+			case n.ch <- cloneTuple(e.tuple):
+			default:
+				n.dropped.Add(1)
+			}
 		}
 	}
 }

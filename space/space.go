@@ -5,33 +5,25 @@
 // ends), Notify (a stream of matching writes), Renew and Cancel of leases, and
 // transactions (Begin → Take/Write → Commit or Abort) with their own lease.
 //
-// How it maps to JetStream (see codec.go for the key layout):
+// How it maps to JetStream (codec.go has the key layout):
 //
-//   - Every tuple is one key of one KV bucket. A tuple's selecting fields are
-//     key tokens, so a template resolves through an index on key tokens, never
-//     by scanning tuples of other kinds or values.
-//   - Each Space keeps a mirror of the bucket fed by one ordered consumer.
-//     Reads and the choice of which tuple to take come from the mirror;
-//     a take is then claimed on the server with a compare-and-set on the key's
-//     last sequence, so exactly one taker wins and a stale mirror costs only a
-//     retry. Blocking calls wake on the mirror's watch, not by polling.
+//   - Every tuple is one key of one KV bucket; a job's Request and, after
+//     it, its Response share the key job.<guid>.
+//   - Each Space keeps a mirror of the bucket (index.go) fed by one ordered
+//     consumer (consumer.go). Reads, Notify and the choice of which tuple to
+//     take come from the mirror, through indexes on the tuples' selecting
+//     fields, and for Requests in take order (order.go: priority, fair share
+//     between users, oldest first, an age bound); a take is then claimed on
+//     the server with a compare-and-set on the key's last sequence, so
+//     exactly one taker wins and a stale mirror costs only a retry.
+//     Blocking calls wake on the mirror, not by polling.
 //   - Leases are per-message TTLs enforced by the server (the bucket has
 //     LimitMarkerTTL); the expiry is also in the value, so an expired tuple is
 //     never returned even in the ≤ 250 ms before the server removes it.
-//   - A transaction is a record txn.<id> whose TTL is the transaction's lease.
-//     Take under a transaction rewrites the tuple as "claimed by <id>"
-//     (invisible to everyone) with a CAS. The commit point is one CAS of the
-//     record from open to committed, listing every removal and write, with
-//     no TTL: it succeeds only while the lease holds, and every mirror applies
-//     a committed record as one step (claims vanish, writes appear). The
-//     operations are then written to the bucket — writes before removals, so
-//     even a raw reader never sees a taken tuple gone before what replaced it
-//     exists — by the holder, or by any Space if the holder dies (each
-//     operation is idempotent), and the record is removed. Abort restores the
-//     claimed tuples. If the holder dies before committing, the record's TTL
-//     ends it; a Space that sees the record vanish (or finds a claim whose
-//     record is gone from the server) restores the claimed tuples with a CAS,
-//     which wakes blocked takers.
+//   - Transactions (txn.go): a take claims the tuple by CAS, with the
+//     transaction's lease in the claim; the commit is one CAS message, or one
+//     atomic batch of them; a claim whose lease ends is put back by any
+//     Space (recovery.go).
 package space
 
 import (
@@ -39,9 +31,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,12 +54,17 @@ type Config struct {
 	// MarkerTTL is how long delete markers stay in the bucket so that slow
 	// watchers still see removals. At least 1s.
 	MarkerTTL time.Duration
-	// SweepInterval is how often the space checks for orphaned claims and
-	// stale mirror entries.
+	// SweepInterval is how often the space checks for claims whose lease
+	// ended and for stale mirror entries.
 	SweepInterval time.Duration
+	// ClaimGrace is how long after a claim's lease ends another Space puts
+	// the tuple back: a margin for the clocks of different machines.
+	ClaimGrace time.Duration
+	// Order is the take order of Requests (order.go).
+	Order Order
 	// OpTimeout bounds one server round trip when ctx has no deadline.
 	OpTimeout time.Duration
-	// Holder names this process in transaction records (for inspection).
+	// Holder names this process in logs.
 	Holder string
 	// Logger receives decode errors and background failures.
 	Logger *slog.Logger
@@ -80,6 +77,7 @@ func DefaultConfig() Config {
 		Replicas:      1,
 		MarkerTTL:     30 * time.Second,
 		SweepInterval: time.Second,
+		ClaimGrace:    500 * time.Millisecond,
 		OpTimeout:     2 * time.Second,
 		Logger:        slog.Default(),
 	}
@@ -94,8 +92,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: replicas %d not in 1..5", ErrInvalid, c.Replicas)
 	case c.MarkerTTL < time.Second:
 		return fmt.Errorf("%w: marker TTL %v below 1s (the server's minimum)", ErrInvalid, c.MarkerTTL)
-	case c.SweepInterval <= 0 || c.OpTimeout <= 0:
-		return fmt.Errorf("%w: sweep interval and op timeout must be positive", ErrInvalid)
+	case c.SweepInterval <= 0 || c.OpTimeout <= 0 || c.ClaimGrace < 0:
+		return fmt.Errorf("%w: sweep interval and op timeout must be positive, claim grace not negative", ErrInvalid)
+	case c.Order.AgeBound < 0:
+		return fmt.Errorf("%w: negative age bound", ErrInvalid)
 	case c.Logger == nil:
 		return fmt.Errorf("%w: nil logger", ErrInvalid)
 	}
@@ -117,7 +117,10 @@ func WithMemoryStorage() Option { return func(c *Config) { c.Memory = true } }
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
 
-// WithHolder names this process in transaction records.
+// WithOrder sets the take order of Requests.
+func WithOrder(o Order) Option { return func(c *Config) { c.Order = o } }
+
+// WithHolder names this process in logs.
 func WithHolder(h string) Option { return func(c *Config) { c.Holder = h } }
 
 // WithConfig replaces the whole configuration.
@@ -135,6 +138,7 @@ type Space struct {
 	mirror  *mirror
 	seq     uint64 // message id counter (atomic via mu)
 	mu      sync.Mutex
+	writes  atomic.Uint64 // messages this Space published
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closed  chan struct{}
@@ -214,6 +218,16 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 	if err != nil {
 		return nil, fmt.Errorf("open space: stream %q: %w", name, err)
 	}
+	// Multi-key commits are atomic batches.
+	if sc := stream.CachedInfo().Config; !sc.AllowAtomicPublish {
+		sc.AllowAtomicPublish = true
+		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("open space: allow atomic publish on %q (needs nats-server 2.12 or later): %w", name, err)
+		}
+		if stream, err = js.Stream(ctx, name); err != nil {
+			return nil, fmt.Errorf("open space: stream %q: %w", name, err)
+		}
+	}
 	return stream, nil
 }
 
@@ -249,9 +263,14 @@ type Entry struct {
 	Key      string
 	Revision uint64
 	Expires  time.Time
-	// ClaimedBy is the transaction that has taken the tuple but not committed.
-	ClaimedBy string
-	Tuple     tuplebroker.Tuple
+	// ClaimedBy is the transaction that has taken the tuple but not
+	// committed, and ClaimedUntil the end of its lease.
+	ClaimedBy    string
+	ClaimedUntil time.Time
+	// Returns counts the times the tuple was put back by a transaction that
+	// took it and ended without committing.
+	Returns int
+	Tuple   tuplebroker.Tuple
 }
 
 // Forever is the lease of a tuple that lives until it is taken.
@@ -280,7 +299,7 @@ func (s *Space) Write(ctx context.Context, t tuplebroker.Tuple, lease time.Durat
 		setTTL(hdr, lease)
 		rev, err := s.publish(ctx, key, data, hdr)
 		if err == nil {
-			s.mirror.applyLocal([]localOp{{key: key, rev: rev, data: data, env: env, tuple: cloneTuple(t)}})
+			s.mirror.applyLocal([]change{{key: key, rev: rev, env: env, tuple: cloneTuple(t)}})
 			return Lease{Key: key, Revision: rev, Expires: exp, tuple: t}, nil
 		}
 		if !isWrongSeq(err) || attempt == 3 {
@@ -329,7 +348,7 @@ func (s *Space) Update(ctx context.Context, l Lease, t tuplebroker.Tuple, d time
 		return Lease{}, fmt.Errorf("renew %s: %w", l.Key, ErrLeaseExpired)
 	}
 	exp := expiry(d)
-	data, err := encodeTuple(t, exp, "")
+	env, data, err := encodeTupleEnv(t, exp, "")
 	if err != nil {
 		return Lease{}, err
 	}
@@ -343,7 +362,7 @@ func (s *Space) Update(ctx context.Context, l Lease, t tuplebroker.Tuple, d time
 		}
 		return Lease{}, fmt.Errorf("renew %s: %w", l.Key, err)
 	}
-	s.mirror.applyLocal([]localOp{{key: l.Key, rev: rev, data: data}})
+	s.mirror.applyLocal([]change{{key: l.Key, rev: rev, env: env, tuple: cloneTuple(t)}})
 	return Lease{Key: l.Key, Revision: rev, Expires: exp, tuple: t}, nil
 }
 
@@ -417,11 +436,59 @@ func (s *Space) Lookup(key string) (Entry, bool) {
 // Key returns the key under which t is stored.
 func Key(t tuplebroker.Tuple) (string, error) { return tupleKey(t) }
 
-// Transactions returns the ids of the open transactions the mirror knows.
-func (s *Space) Transactions() []string { return s.mirror.txnIDs() }
+// Transactions returns the ids of the transactions holding claims, as the
+// mirror sees them.
+func (s *Space) Transactions() []string {
+	s.mirror.mu.RLock()
+	defer s.mirror.mu.RUnlock()
+	seen := map[string]bool{}
+	out := []string{}
+	for _, e := range s.mirror.claims {
+		if !seen[e.env.C] {
+			seen[e.env.C] = true
+			out = append(out, e.env.C)
+		}
+	}
+	return out
+}
 
-// takeWith tries the candidates for tmpl in random order, claiming each with
-// claim until one succeeds. A lost claim (the tuple changed) is normal.
+// QueueInfo is where a queued Request stands in the take order.
+type QueueInfo struct {
+	// Ahead estimates how many queued Requests of its requirements class go
+	// before it (under fair share, other users' requests count up to its
+	// own rank among its user's).
+	Ahead int
+	// ClassDepth is the number of Requests queued in its class; Queued in
+	// all classes.
+	ClassDepth, Queued int
+}
+
+// Queue reports where the Request with guid stands; false if it is not
+// queued (claimed, taken, or unknown).
+func (s *Space) Queue(guid string) (QueueInfo, bool) {
+	return s.mirror.queueInfo(jobPrefix+"."+token(guid), time.Now())
+}
+
+// Stats are a Space's running counts.
+type Stats struct {
+	// Writes counts the messages this Space published to the bucket.
+	Writes uint64
+	// Tuples and Queued are what its mirror holds now.
+	Tuples, Queued int
+}
+
+// Stats returns the Space's counts now.
+func (s *Space) Stats() Stats {
+	s.mirror.mu.RLock()
+	defer s.mirror.mu.RUnlock()
+	return Stats{Writes: s.writes.Load(), Tuples: len(s.mirror.entries), Queued: s.mirror.sched.Len()}
+}
+
+// takeWith tries the candidates for tmpl — Requests in take order, others in
+// random order — claiming each with claim until one succeeds. A lost claim
+// (the tuple changed) is normal. Candidates another taker of this process is
+// claiming are skipped, so concurrent takers here spread over the head of
+// the queue instead of racing for its first tuple.
 func (s *Space) takeWith(ctx context.Context, tmpl tuplebroker.Template, claim func(*entry) error) (tuplebroker.Tuple, error) {
 	const batch = 8
 	// Each lost claim marks its entry stale, so this ends: with a tuple, or
@@ -431,9 +498,12 @@ func (s *Space) takeWith(ctx context.Context, tmpl tuplebroker.Template, claim f
 		if len(cands) == 0 {
 			return nil, ErrNoMatch
 		}
-		rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 		for _, e := range cands {
+			if !s.mirror.startClaim(e.key) {
+				continue
+			}
 			err := claim(e)
+			s.mirror.endClaim(e.key)
 			if err == nil {
 				return cloneTuple(e.tuple), nil
 			}
@@ -498,7 +568,7 @@ func (s *Space) remove(ctx context.Context, key string, rev uint64) error {
 	if err != nil {
 		return err
 	}
-	s.mirror.applyLocal([]localOp{{key: key, rev: mrev, remove: true}})
+	s.mirror.applyLocal([]change{{key: key, rev: mrev, remove: true}})
 	return nil
 }
 
@@ -523,6 +593,7 @@ func (s *Space) publish(ctx context.Context, key string, data []byte, hdr nats.H
 	m.Data = data
 	m.Header = hdr
 	m.Header.Set(jetstream.MsgIDHeader, s.nextID())
+	s.writes.Add(1)
 	var lastErr error
 	for attempt := 0; attempt < 4; attempt++ {
 		actx, cancel := s.opContext(ctx)

@@ -25,7 +25,12 @@ func TestWriteReadTakeByTemplate(t *testing.T) {
 	if _, err := sp.Write(ctx, gpu, Forever); !errors.Is(err, ErrExists) {
 		t.Fatalf("second write of same key: %v, want ErrExists", err)
 	}
-	resp := &tuplebroker.Response{GUID: plain.GUID, UID: "alice", Agent: "a1", Backend: "local", BackendJobID: "42"}
+	// A job's Response lives at its Request's key: it cannot be written
+	// beside it.
+	if _, err := sp.Write(ctx, &tuplebroker.Response{GUID: plain.GUID, UID: "alice"}, Forever); !errors.Is(err, ErrExists) {
+		t.Fatalf("response beside its request: %v, want ErrExists", err)
+	}
+	resp := &tuplebroker.Response{GUID: newRequest("").GUID, UID: "alice", Agent: "a1", Backend: "local", BackendJobID: "42"}
 	if _, err := sp.Write(ctx, resp, Forever); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +209,7 @@ func TestCorruptValuesAreSkipped(t *testing.T) {
 			t.Fatalf("read corrupt response: %v", err)
 		}
 	}
-	if got := logs.String(); !strings.Contains(got, "skipping corrupt tuple") || !strings.Contains(got, "req.any.future") || !strings.Contains(got, "skipping corrupt transaction record") {
+	if got := logs.String(); !strings.Contains(got, "skipping corrupt tuple") || !strings.Contains(got, "req.any.future") || !strings.Contains(got, "txn.broken") || !strings.Contains(got, "req.any.wrongkind") {
 		t.Fatalf("corrupt values not logged:\n%s", got)
 	}
 }

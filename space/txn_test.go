@@ -3,8 +3,6 @@ package space
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -177,32 +175,24 @@ func TestTxnRenewKeepsItAlive(t *testing.T) {
 	}
 }
 
-// TestCommitIsAtomicForObservers: an observer polling the raw state
-// throughout 1,000 take+write commits never sees a request gone (not even
-// claimed) while its response does not yet exist. It reads the request key
-// first and the response key second, so a commit between the reads can only
-// make it see both — never neither.
+// TestCommitIsAtomicForObservers: a transaction takes two Requests and
+// writes both Responses — two keys, one atomic batch. Another Space's mirror
+// never shows one job answered and the other still queued, and a raw reader
+// of the bucket never finds a job's key empty (the Request becomes its
+// Response in one compare-and-set).
 func TestCommitIsAtomicForObservers(t *testing.T) {
 	srv := startServer(t, "")
 	agent := openSpace(t, srv.ClientURL(), WithMemoryStorage())
 	writer := openSpace(t, srv.ClientURL(), WithMemoryStorage())
 	ctx := ctxT(t, 120*time.Second)
-	const n = 1000
-	reqs := make([]*tuplebroker.Request, n)
+	const n = 400
+	reqs := make([]*tuplebroker.Request, 2*n)
 	for i := range reqs {
 		reqs[i] = newRequest("")
 		if _, err := writer.Write(ctx, reqs[i], Forever); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("agent %s writer %s", agent.cfg.Holder, writer.cfg.Holder)
-	var traceLog []string
-	writer.mirror.mu.Lock()
-	writer.mirror.trace = func(src, key string, rev uint64, what string) {
-		traceLog = append(traceLog, fmt.Sprintf("%s %s %d %s", src, key, rev, what))
-	}
-	writer.mirror.mu.Unlock()
-	var badKeys sync.Map
 	obsConn := rawConn(t, srv.ClientURL())
 	js, err := newJS(obsConn)
 	if err != nil {
@@ -213,152 +203,123 @@ func TestCommitIsAtomicForObservers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
-	var polls, halfApplied, sawBoth atomic.Int64
+	var polls, empty, mixed atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; !stop.Load(); i = (i + 7) % n {
-				rk, _ := Key(reqs[i])
-				sk, _ := Key(&tuplebroker.Response{GUID: reqs[i].GUID})
-				reqPresent := present(ctx, stream, "$KV.tuples."+rk)
-				respPresent := present(ctx, stream, "$KV.tuples."+sk)
-				polls.Add(1)
-				if !reqPresent && !respPresent {
-					halfApplied.Add(1)
-				}
-				if reqPresent && respPresent {
-					sawBoth.Add(1)
-				}
-			}
-		}(w)
-	}
-	// And the mirror of another Space: a batch is applied to it whole.
-	var mirrorHalf atomic.Int64
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
+		for i := 0; !stop.Load(); i = (i + 7) % (2 * n) {
+			k, _ := Key(reqs[i])
+			if !present(ctx, stream, "$KV.tuples."+k) {
+				empty.Add(1)
+			}
+			polls.Add(1)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		kindAt := func(i int) string {
+			k, _ := Key(reqs[i])
+			e, ok := writer.mirror.entries[k]
+			switch {
+			case !ok:
+				return "absent"
+			case e.env.C != "":
+				return "claimed"
+			}
+			return e.kind
+		}
 		for i := 0; !stop.Load(); i = (i + 13) % n {
-			rk, _ := Key(reqs[i])
-			sk, _ := Key(&tuplebroker.Response{GUID: reqs[i].GUID})
 			writer.mirror.mu.RLock()
-			re, r := writer.mirror.entries[rk]
-			se, s := writer.mirror.entries[sk]
-			applied := writer.mirror.applied
+			a, b := kindAt(2*i), kindAt(2*i+1)
 			writer.mirror.mu.RUnlock()
-			if r == s {
-				if mirrorHalf.Add(1) < 5 {
-					describe := func(e *entry) string {
-						if e == nil {
-							return "absent"
-						}
-						return fmt.Sprintf("rev %d claimed-by %q pending %v", e.rev, e.env.C, e.pending)
-					}
-					t.Logf("mirror: %s: request %s, response %s, applied %d", rk, describe(re), describe(se), applied)
-					badKeys.Store(rk, sk)
-					if re != nil && re.env.C != "" {
-						badKeys.Store("txn."+re.env.C, "")
-					}
+			done := func(k string) bool { return k == string(tuplebroker.KindResponse) }
+			if done(a) != done(b) {
+				if mixed.Add(1) < 5 {
+					t.Logf("mirror: pair %d: %s and %s", i, a, b)
 				}
 			}
 		}
 	}()
 	for i := 0; i < n; i++ {
-		if _, err := takeAndRespond(ctx, agent, tuplebroker.RequestTemplate{GUID: reqs[i].GUID}); err != nil {
+		tx, err := agent.Begin(ctx, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reqs[2*i : 2*i+2] {
+			if _, err := tx.TryTake(ctx, tuplebroker.RequestTemplate{GUID: r.GUID}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Write(&tuplebroker.Response{GUID: r.GUID, UID: r.UID, Agent: "a", Backend: "sim", BackendJobID: "j"}, Forever); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("commit %d: %v", i, err)
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
-	t.Logf("%d raw polls, %d saw both sides of a commit in flight", polls.Load(), sawBoth.Load())
-	if halfApplied.Load() != 0 {
-		t.Fatalf("observer saw %d half-applied commits", halfApplied.Load())
+	if empty.Load() != 0 {
+		t.Fatalf("raw observer found a job's key empty %d times", empty.Load())
 	}
-	if mirrorHalf.Load() != 0 {
-		writer.mirror.mu.Lock()
-		badKeys.Range(func(k, v any) bool {
-			for _, l := range traceLog {
-				f := strings.Fields(l)
-				if f[1] == k.(string) || (v.(string) != "" && f[1] == v.(string)) {
-					t.Logf("trace: %s", l)
-				}
-			}
-			return true
-		})
-		writer.mirror.mu.Unlock()
-		t.Fatalf("mirror showed %d half-applied commits", mirrorHalf.Load())
+	if mixed.Load() != 0 {
+		t.Fatalf("mirror showed %d half-applied commits", mixed.Load())
 	}
 	if polls.Load() < 1000 {
 		t.Fatalf("observer polled only %d times", polls.Load())
 	}
-	if got := len(writer.Entries(tuplebroker.ResponseTemplate{})); got != n {
-		t.Fatalf("%d responses, want %d", got, n)
-	}
+	waitFor(t, ctx, func() bool { return len(writer.Entries(tuplebroker.ResponseTemplate{})) == 2*n })
 }
 
-// The holder dies right after the commit point (the committed record is
-// written, none of its operations are): the commit stands, every Space sees
-// its effect at once, and another Space applies the operations exactly once.
-func TestCommitFinishedByAnotherSpaceWhenHolderDies(t *testing.T) {
+// TestBatchIsAllOrNothing: one stale compare-and-set in a batch stores none
+// of it.
+func TestBatchIsAllOrNothing(t *testing.T) {
 	srv := startServer(t, "")
-	nc := rawConn(t, srv.ClientURL())
-	holder, err := Open(ctxT(t, 10*time.Second), nc, WithMemoryStorage())
+	sp := openSpace(t, srv.ClientURL(), WithMemoryStorage())
+	ctx := ctxT(t, 10*time.Second)
+	a, b := newRequest(""), newRequest("")
+	la, err := sp.Write(ctx, a, Forever)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := openSpace(t, srv.ClientURL(), WithMemoryStorage())
-	ctx := ctxT(t, 30*time.Second)
-	req := newRequest("")
-	if _, err := holder.Write(ctx, req, Forever); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := holder.Begin(ctx, 2*time.Second)
+	lb, err := sp.Write(ctx, b, Forever)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.TryTake(ctx, tuplebroker.RequestTemplate{GUID: req.GUID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Write(&tuplebroker.Response{GUID: req.GUID, UID: "alice", Agent: "a", Backend: "b", BackendJobID: "7"}, Forever); err != nil {
-		t.Fatal(err)
-	}
-	tx.commitHook = func() bool { return false } // die after the commit point
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	holder.Close()
-	nc.Close()
-
-	// Visible at once to the other Space (readable; takeable once written).
-	if _, err := other.Read(ctx, tuplebroker.ResponseTemplate{GUID: req.GUID}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.TryRead(ctx, tuplebroker.RequestTemplate{GUID: req.GUID}); !errors.Is(err, ErrNoMatch) {
-		t.Fatalf("committed take visible: %v", err)
-	}
-	// Finished by the other Space: the response can be taken, the record goes.
-	if _, err := other.Take(ctx, tuplebroker.ResponseTemplate{GUID: req.GUID}); err != nil {
-		t.Fatalf("response never written: %v", err)
-	}
-	for len(other.Transactions()) > 0 || len(other.mirror.commitIDs()) > 0 {
-		if ctx.Err() != nil {
-			t.Fatal("committed record never removed")
+	now := time.Now()
+	opA := batchOp{key: la.Key, expect: la.Revision, expectSet: true}
+	opB := batchOp{key: lb.Key, expect: lb.Revision + 1000, expectSet: true} // stale
+	for i, op := range []*batchOp{&opA, &opB} {
+		if err := op.value(&tuplebroker.Response{GUID: []string{a.GUID, b.GUID}[i], UID: "alice"}, Forever, now); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	// Exactly once: the response was written once and, once taken, is not
-	// written again; the request stays gone.
-	time.Sleep(4 * time.Second) // past another roll-forward round
-	if _, err := other.TryRead(ctx, tuplebroker.ResponseTemplate{GUID: req.GUID}); !errors.Is(err, ErrNoMatch) {
-		t.Fatalf("response written again after it was taken: %v", err)
+	if _, err := sp.commitOps(ctx, "t", []batchOp{opA, opB}); !isWrongSeq(err) {
+		t.Fatalf("batch with a stale CAS: %v, want a wrong-sequence error", err)
 	}
-	rk, _ := Key(req)
 	js, _ := newJS(rawConn(t, srv.ClientURL()))
 	st, _ := js.Stream(ctx, "KV_tuples")
-	if present(ctx, st, "$KV.tuples."+rk) {
-		t.Fatal("request still stored")
+	m, err := st.GetLastMsgForSubject(ctx, "$KV.tuples."+la.Key)
+	if err != nil || m.Sequence != la.Revision {
+		t.Fatalf("first op of a failed batch stored: %v seq %d, want %d", err, m.Sequence, la.Revision)
+	}
+	// The same batch with a fresh revision is stored whole, at consecutive
+	// sequences, and both mirrors see it.
+	opB.expect = lb.Revision
+	chs, err := sp.commitOps(ctx, "t", []batchOp{opA, opB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chs[1].rev != chs[0].rev+1 {
+		t.Fatalf("batch sequences %d, %d", chs[0].rev, chs[1].rev)
+	}
+	other := openSpace(t, srv.ClientURL(), WithMemoryStorage())
+	for _, g := range []string{a.GUID, b.GUID} {
+		if _, err := other.Read(ctx, tuplebroker.ResponseTemplate{GUID: g}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
