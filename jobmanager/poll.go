@@ -118,48 +118,15 @@ func (n *Node) pollAgent(ctx context.Context, agent string) {
 			if n.jobs[h.job.ID] != h || h.job.State.Terminal() || h.job.BackendJobID != id {
 				continue // forgotten, ended or changed meanwhile
 			}
-			if known {
-				h.missing = 0
-				n.applyLocked(h, st, now)
+			j, tr, err := advance(h.job, h.tracking, observation{status: st, known: known}, n.cfg.MissingPolls, now)
+			h.tracking = tr
+			if err != nil {
+				n.log.Warn("jobmanager: agent reported an unknown state", "job", h.job.ID, "agent", h.job.Agent, "state", st.State)
 				continue
 			}
-			h.missing++
-			if h.missing >= n.cfg.MissingPolls {
-				j := h.job
-				j.State, j.SubState, j.Ended = tuplebroker.Failed, SubBackendLost, now
-				j.Reason = "backend no longer knows job " + id
-				j.ExitCode = nil
-				n.setJobLocked(h, j, now)
-			}
+			n.setJobLocked(h, j, now)
 		}
 	}
-}
-
-// applyLocked maps a backend status onto h's job.
-func (n *Node) applyLocked(h *hosted, st tuplebroker.Status, now time.Time) {
-	switch st.State {
-	case tuplebroker.Pending, tuplebroker.Running, tuplebroker.Finished, tuplebroker.Failed, tuplebroker.Cancelled:
-	default:
-		n.log.Warn("jobmanager: agent reported an unknown state", "job", h.job.ID, "agent", h.job.Agent, "state", st.State)
-		return
-	}
-	j := h.job
-	j.State, j.SubState, j.Reason = st.State, st.SubState, st.Reason
-	j.ExitCode = nil
-	if st.ExitCode != nil {
-		c := *st.ExitCode
-		j.ExitCode = &c
-	}
-	if !st.Started.IsZero() {
-		j.Started = st.Started
-	}
-	if !st.Ended.IsZero() {
-		j.Ended = st.Ended
-	}
-	if h.cancelRequested && !j.State.Terminal() {
-		j.SubState = SubCancelRequested
-	}
-	n.setJobLocked(h, j, now)
 }
 
 // dropMoved forgets the hosted jobs whose Response now names another node:
