@@ -1,6 +1,7 @@
 package tuplebroker_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -72,5 +73,40 @@ func TestConstructors(t *testing.T) {
 	h := r.HostedBy("m1")
 	if !h.Published || h.Manager != "m1" || r.Published || r.Manager != "" || h.BackendJobID != "42" {
 		t.Errorf("HostedBy = %+v (from %+v)", h, r)
+	}
+}
+
+func TestFinishContext(t *testing.T) {
+	type key struct{}
+	parent, cancelParent := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	defer cancelParent()
+	fctx, cancel := tuplebroker.FinishContext(parent, time.Hour)
+	defer cancel()
+	if fctx.Value(key{}) != "v" {
+		t.Fatal("values of the parent lost")
+	}
+	cancelParent()
+	select {
+	case <-fctx.Done():
+		t.Fatal("ended with its parent")
+	case <-time.After(100 * time.Millisecond):
+	}
+	start := time.Now()
+	select {
+	case <-fctx.Done():
+		if d := time.Since(start); d > tuplebroker.StopGrace {
+			t.Fatalf("ended %v after its parent, want about %v", d+100*time.Millisecond, tuplebroker.StopGrace)
+		}
+	case <-time.After(2 * tuplebroker.StopGrace):
+		t.Fatalf("still running %v after its parent ended", 2*tuplebroker.StopGrace)
+	}
+
+	// A limit shorter than the grace ends it first.
+	short, cancel2 := tuplebroker.FinishContext(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	select {
+	case <-short.Done():
+	case <-time.After(time.Second):
+		t.Fatal("limit not applied")
 	}
 }

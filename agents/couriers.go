@@ -72,7 +72,7 @@ func (a *Agent) offerCouriers(ctx context.Context) {
 	t := time.NewTicker(a.cfg.CourierLease / 3)
 	defer t.Stop()
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		cctx, cancel := tuplebroker.FinishContext(ctx, tuplebroker.StopGrace)
 		defer cancel()
 		for _, s := range slots {
 			if s.lease != nil {

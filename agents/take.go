@@ -46,7 +46,9 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 		tu, returned, err = tx.TryTakeCounted(ctx, tmpl)
 	}
 	if err != nil {
-		tx.Abort(context.WithoutCancel(ctx))
+		actx, cancel := tuplebroker.FinishContext(ctx, a.cfg.TxnLease)
+		tx.Abort(actx)
+		cancel()
 		if errors.Is(err, space.ErrNoMatch) {
 			if pushed {
 				return fmt.Errorf("pushed request: %w", err)
@@ -66,9 +68,12 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 		job := Job{GUID: req.GUID, UID: req.UID, Definition: def, Attempt: req.Attempts}
 		at.backendJobID, at.err = a.submitOnce(ctx, job, fresh(req, returned))
 	}
-	// Once taken, finish the transaction even if ctx ends: an abandoned
-	// transaction would hold the request until its lease ends.
-	return a.carryOut(context.WithoutCancel(ctx), tx, decide(at, a.policy(), time.Now()))
+	// Once taken, finish the transaction even if ctx ends (an abandoned
+	// transaction would hold the request until its lease ends), but not
+	// for longer than the stop grace once it has.
+	fctx, cancel := tuplebroker.FinishContext(ctx, a.cfg.TxnLease)
+	defer cancel()
+	return a.carryOut(fctx, tx, decide(at, a.policy(), time.Now()))
 }
 
 func (a *Agent) policy() policy {
