@@ -7,7 +7,7 @@ import (
 
 // Status is a job's state as its backend reports it. Agents read it from
 // their backends, the bus carries it to manager nodes, and manager nodes
-// advance the job's view from it (AdvanceJob).
+// advance the job's view from it (jobmanager/advance.go).
 type Status struct {
 	State    JobState
 	SubState string

@@ -1,8 +1,8 @@
 package tuplebroker
 
 import (
+	"cmp"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -83,12 +83,9 @@ func JobFromResponse(r *Response) Job {
 	}
 	switch {
 	case r.Cancelled:
-		j.State, j.SubState, j.Reason, j.Ended = Cancelled, SubUserCancelled, "cancelled while queued", r.Submitted
+		j.State, j.SubState, j.Reason, j.Ended = Cancelled, cmp.Or(r.SubState, SubUserCancelled), "cancelled while queued", r.Submitted
 	case r.Failure != "":
-		j.State, j.SubState, j.Reason, j.Ended = Failed, SubRejected, r.Failure, r.Submitted
-		if strings.HasPrefix(r.Failure, SubMaxAttempts) {
-			j.SubState = SubMaxAttempts
-		}
+		j.State, j.SubState, j.Reason, j.Ended = Failed, cmp.Or(r.SubState, SubRejected), r.Failure, r.Submitted
 	}
 	return j
 }

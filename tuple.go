@@ -48,13 +48,18 @@ type Template interface {
 }
 
 // Request asks for one job to be run. A factory writes it (pull) and an agent
-// takes it inside a transaction that also writes the job's Response.
+// takes it inside a transaction that also writes the job's Response
+// (NewResponse, Fail) or writes it back for another attempt (Retried); the
+// owner's cancel takes it back out with a Cancelled Response. See
+// lifecycle.go.
 type Request struct {
 	GUID    string `json:"guid"`
 	Factory string `json:"factory"` // handle of the factory that accepted the job
 	UID     string `json:"uid"`     // owner
 	JSDL    []byte `json:"jsdl"`    // the job description as submitted
-	// Priority orders requests; higher is more urgent.
+	// Priority: higher is more urgent. It is stored, copied into the
+	// Response and reported with the job; the space's take order does not
+	// use it yet (see DESIGN.md, invariant 6).
 	Priority int `json:"priority,omitempty"`
 	// Attempts counts submissions that a backend refused or failed.
 	Attempts     int          `json:"attempts,omitempty"`
@@ -125,9 +130,11 @@ func (t RequestTemplate) Match(tu Tuple) bool {
 	return ok && eq(t.GUID, r.GUID) && eq(t.UID, r.UID) && (t.Class == "" || t.Class == r.Requirements.Class())
 }
 
-// Response records where a job landed. An agent writes it unpublished; the
-// manager node that hosts the job's JobManager rewrites it published, with
-// its own handle, and removes it when the job's lifetime ends.
+// Response records where a job landed. An agent writes it unpublished
+// (NewResponse, Request.Fail; a factory's cancel writes Request.Cancelled);
+// the manager node that hosts the job's JobManager rewrites it published,
+// with its own handle (HostedBy), and removes it when the job's lifetime
+// ends (jobmanager/retire.go).
 type Response struct {
 	GUID         string    `json:"guid"`
 	Manager      string    `json:"manager,omitempty"` // handle of the hosting manager node; empty until managed
@@ -140,6 +147,11 @@ type Response struct {
 	// Failure is set, with no backend, when the job ended Failed before
 	// reaching any backend (rejected everywhere, or too many attempts).
 	Failure string `json:"failure,omitempty"`
+	// SubState refines a Response that ended before reaching any backend:
+	// SubRejected or SubMaxAttempts with Failure, SubUserCancelled with
+	// Cancelled. Set by whoever ends the job (Request.Fail,
+	// Request.Cancelled); never read back from Failure's text.
+	SubState string `json:"sub_state,omitempty"`
 	// Attempts is how many submissions it took.
 	Attempts int `json:"attempts,omitempty"`
 	// Created and Priority are copied from the Request.

@@ -41,7 +41,10 @@ type Config struct {
 	// Strategy chooses push or pull for each job.
 	Strategy strategies.FactoryStrategy
 	// Limits bound each JSDL document; Limits.MaxBytes is also the HTTP
-	// body limit.
+	// body limit. They may be tighter than jsdl.DefaultLimits, never looser
+	// (Validate): agents parse every request under jsdl.DefaultLimits, and
+	// a document must travel base64-encoded in a tuple of at most 1 MiB. A
+	// zero field means jsdl's default.
 	Limits jsdl.Limits
 	// DefaultWait is how long POST waits for the job to be hosted when the
 	// client gives no wait; MaxWait caps what a client may ask for.
@@ -62,12 +65,18 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns the defaults: the pull strategy, default JSDL
-// limits, wait 10 s (at most 60 s), cancel wait 30 s, push timeout 30 s,
-// push failures recent for a minute, keepalive every 15 s. Handle and
-// Tokens must be set.
+// DefaultStrategy names the factory strategy of DefaultConfig.
+const DefaultStrategy = "hybrid"
+
+// DefaultConfig returns the defaults: the hybrid strategy (DefaultStrategy,
+// with strategies.DefaultFactoryConfig), default JSDL limits, wait 10 s (at
+// most 60 s), cancel wait 30 s, push timeout 30 s, push failures recent for
+// a minute, keepalive every 15 s. Handle and Tokens must be set.
 func DefaultConfig() Config {
-	st, _ := strategies.NewFactoryStrategy("pull", strategies.DefaultFactoryConfig())
+	st, err := strategies.NewFactoryStrategy(DefaultStrategy, strategies.DefaultFactoryConfig())
+	if err != nil {
+		panic(fmt.Sprintf("factory: default strategy: %v", err)) // a programming error: the defaults are fixed
+	}
 	return Config{
 		Strategy:          st,
 		Limits:            jsdl.DefaultLimits(),
@@ -101,6 +110,11 @@ func (c Config) Validate() error {
 		return bad("nil logger")
 	case c.Limits.MaxBytes < 0:
 		return bad("limits: max bytes %d is negative", c.Limits.MaxBytes)
+	}
+	if err := checkLimits(c.Limits); err != nil {
+		return bad("limits: %v", err)
+	}
+	switch {
 	case c.DefaultWait < 0 || c.MaxWait < 0:
 		return bad("waits must not be negative (default %v, max %v)", c.DefaultWait, c.MaxWait)
 	case c.DefaultWait > c.MaxWait:
@@ -120,4 +134,27 @@ func (c Config) maxBytes() int64 {
 		return c.Limits.MaxBytes
 	}
 	return jsdl.DefaultLimits().MaxBytes
+}
+
+// checkLimits reports a limit looser than jsdl.DefaultLimits, the limits
+// agents parse requests under: a document accepted under it would end
+// Failed "invalid JSDL" at the agent (or not fit in a tuple).
+func checkLimits(l jsdl.Limits) error {
+	d := jsdl.DefaultLimits()
+	for _, f := range []struct {
+		name     string
+		got, max int64
+	}{
+		{"max bytes", l.MaxBytes, d.MaxBytes},
+		{"max depth", int64(l.MaxDepth), int64(d.MaxDepth)},
+		{"max elements", int64(l.MaxElements), int64(d.MaxElements)},
+		{"max text bytes", int64(l.MaxTextBytes), int64(d.MaxTextBytes)},
+		{"max arguments", int64(l.MaxArguments), int64(d.MaxArguments)},
+		{"max environment", int64(l.MaxEnvironment), int64(d.MaxEnvironment)},
+	} {
+		if f.got > f.max {
+			return fmt.Errorf("%s %d exceeds %d, the limit agents parse requests under", f.name, f.got, f.max)
+		}
+	}
+	return nil
 }

@@ -14,30 +14,12 @@ import (
 	"tuplebroker/strategies"
 )
 
-// courierMargin is how much lease a courier must have left to be used: the
-// push must reach the agent before the slot is offered again.
-const courierMargin = time.Second
-
 // courierPool is the couriers a factory holds greedily, and its recent push
 // failures.
 type courierPool struct {
 	mu       sync.Mutex
 	held     []*tuplebroker.Courier
 	failures []time.Time
-}
-
-// covers reports whether a courier's capabilities include every requirement.
-func covers(c *tuplebroker.Courier, reqs []string) bool {
-	for _, r := range reqs {
-		if !slices.Contains(c.Capabilities, r) {
-			return false
-		}
-	}
-	return true
-}
-
-func usable(c *tuplebroker.Courier, now time.Time) bool {
-	return c.Expires.After(now.Add(courierMargin))
 }
 
 // pruneLocked drops held couriers about to expire; cour.mu is held. Their
@@ -52,7 +34,7 @@ func (p *courierPool) pruneLocked(now time.Time) {
 func (f *Factory) supply(reqs []string, now time.Time) strategies.Supply {
 	free := 0
 	for _, e := range f.sp.Entries(tuplebroker.CourierTemplate{}) {
-		if c, ok := e.Tuple.(*tuplebroker.Courier); ok && e.ClaimedBy == "" && usable(c, now) && covers(c, reqs) {
+		if c, ok := e.Tuple.(*tuplebroker.Courier); ok && e.ClaimedBy == "" && fits(c, reqs, now) {
 			free++
 		}
 	}
@@ -80,12 +62,11 @@ func (f *Factory) acquire(ctx context.Context, reqs []string) *tuplebroker.Couri
 	p := &f.cour
 	p.mu.Lock()
 	p.pruneLocked(now)
-	for i, c := range p.held {
-		if covers(c, reqs) {
-			p.held = slices.Delete(p.held, i, i+1)
-			p.mu.Unlock()
-			return c
-		}
+	if i := pickHeld(p.held, reqs, now); i >= 0 {
+		c := p.held[i]
+		p.held = slices.Delete(p.held, i, i+1)
+		p.mu.Unlock()
+		return c
 	}
 	p.mu.Unlock()
 	return f.takeCourier(ctx, reqs)
@@ -95,20 +76,13 @@ func (f *Factory) acquire(ctx context.Context, reqs []string) *tuplebroker.Couri
 // picks an agent among the fitting couriers it sees, takes one of that
 // agent's couriers, and puts it back if it turns out not to fit.
 func (f *Factory) takeCourier(ctx context.Context, reqs []string) *tuplebroker.Courier {
-	now := time.Now()
-	var agentsSeen []string
+	var seen []seenCourier
 	for _, e := range f.sp.Entries(tuplebroker.CourierTemplate{}) {
-		c, ok := e.Tuple.(*tuplebroker.Courier)
-		if ok && e.ClaimedBy == "" && usable(c, now) && covers(c, reqs) && !slices.Contains(agentsSeen, c.Agent) {
-			agentsSeen = append(agentsSeen, c.Agent)
+		if c, ok := e.Tuple.(*tuplebroker.Courier); ok {
+			seen = append(seen, seenCourier{c: c, claimed: e.ClaimedBy != ""})
 		}
 	}
-	rand.Shuffle(len(agentsSeen), func(i, j int) { agentsSeen[i], agentsSeen[j] = agentsSeen[j], agentsSeen[i] })
-	const maxTries = 4
-	for i, a := range agentsSeen {
-		if i == maxTries {
-			break
-		}
+	for _, a := range courierAgents(seen, reqs, time.Now(), rand.Shuffle) {
 		t, err := f.sp.TryTake(ctx, tuplebroker.CourierTemplate{Agent: a})
 		if err != nil {
 			if !errors.Is(err, space.ErrNoMatch) && ctx.Err() == nil {
@@ -117,7 +91,7 @@ func (f *Factory) takeCourier(ctx context.Context, reqs []string) *tuplebroker.C
 			continue
 		}
 		c := t.(*tuplebroker.Courier)
-		if covers(c, reqs) && usable(c, time.Now()) {
+		if fits(c, reqs, time.Now()) {
 			return c
 		}
 		f.release(ctx, c)
@@ -190,14 +164,17 @@ func (f *Factory) releaseAll(ctx context.Context) {
 // courier's agent) in the background: the agent answers once it has
 // submitted the job, which the POST does not wait for. A failed push
 // un-reserves the request so that any agent may pull it.
-func (f *Factory) pushAsync(c *tuplebroker.Courier, req *tuplebroker.Request) {
+//
+// ctx bounds the un-reserving and releasing when the factory is closing and
+// the push does not start.
+func (f *Factory) pushAsync(ctx context.Context, c *tuplebroker.Courier, req *tuplebroker.Request) {
 	class := req.Requirements.Class()
 	started := f.background(func() {
 		ctx, cancel := context.WithTimeout(f.ctx, f.cfg.PushTimeout)
 		defer cancel()
 		p := bus.Push{GUID: req.GUID, Class: class, Slot: c.Slot}
 		err := f.push.PushTo(ctx, c.Address, p)
-		if err != nil && !errors.Is(err, tuplebroker.ErrUnavailable) && f.queued(req.GUID) {
+		if err != nil && retryPush(err, f.queued(req.GUID)) {
 			// The agent's view of the space may not hold the request yet
 			// (its mirror lags ours by milliseconds): try once more.
 			select {
@@ -213,15 +190,13 @@ func (f *Factory) pushAsync(c *tuplebroker.Courier, req *tuplebroker.Request) {
 		// Only a push that left the request where it was is a failure:
 		// if an agent has it (this one's own pull worker may have been
 		// faster than the push), the job is on its way.
-		if f.unreserve(req.GUID, class) {
+		if f.unreserve(f.ctx, req.GUID, class) {
 			f.notePushFailure()
 			f.cfg.Logger.Info("factory: push failed, job left to pull", "guid", req.GUID, "agent", c.Agent, "err", err)
 		}
 	})
 	if !started { // closing: leave the job to pull, the courier to its agent
-		f.unreserve(req.GUID, class)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+		f.unreserve(ctx, req.GUID, class)
 		f.release(ctx, c)
 	}
 }
@@ -237,8 +212,10 @@ func (f *Factory) queued(guid string) bool {
 
 // unreserve rewrites the request with no PushedTo, in a transaction, and
 // reports whether it did; a request already gone or claimed is an agent's.
-func (f *Factory) unreserve(guid, class string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// It runs on after ctx ends, for StopGrace at most: a request left reserved
+// is anyone's anyway once its push window ends.
+func (f *Factory) unreserve(ctx context.Context, guid, class string) bool {
+	ctx, cancel := tuplebroker.FinishContext(ctx, 10*time.Second)
 	defer cancel()
 	tx, err := f.sp.Begin(ctx, 5*time.Second)
 	if err != nil {

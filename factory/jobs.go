@@ -334,8 +334,7 @@ func (f *Factory) withdraw(ctx context.Context, req *tuplebroker.Request) (*tupl
 		return nil, fmt.Errorf("withdraw %s: %w", req.GUID, err)
 	}
 	taken := t.(*tuplebroker.Request)
-	resp := &tuplebroker.Response{GUID: taken.GUID, UID: taken.UID, Cancelled: true, Created: taken.Created,
-		Priority: taken.Priority, Attempts: taken.Attempts, Submitted: time.Now().UTC()}
+	resp := taken.Cancelled(time.Now())
 	if err := tx.Write(resp, space.Forever); err != nil {
 		_ = tx.Abort(ctx)
 		return nil, fmt.Errorf("withdraw %s: %w", req.GUID, err)

@@ -19,7 +19,6 @@ import (
 	"tuplebroker"
 	"tuplebroker/jsdl"
 	"tuplebroker/space"
-	"tuplebroker/strategies"
 )
 
 // Header and parameter bounds of POST /v1/jobs.
@@ -111,7 +110,7 @@ func (f *Factory) accept(w http.ResponseWriter, r *http.Request, req *tuplebroke
 		var err error
 		published, err = f.sp.Notify(wctx, tuplebroker.ResponseTemplate{GUID: req.GUID, Published: tuplebroker.Bool(true)})
 		if err != nil {
-			f.forgetKey(idemName)
+			f.forgetKey(ctx, idemName)
 			return unavailable("cannot watch the tuplespace", err)
 		}
 	}
@@ -123,7 +122,7 @@ func (f *Factory) accept(w http.ResponseWriter, r *http.Request, req *tuplebroke
 	if dec.Push {
 		c = f.acquire(ctx, reqs)
 	}
-	if c == nil && (dec.Push || f.wantsPush(req.Priority, sup)) {
+	if pushFallback(f.cfg.Strategy, req.Priority, sup, dec, c != nil) {
 		f.stats.pushFallbacks.Add(1)
 	}
 	if c != nil {
@@ -136,22 +135,16 @@ func (f *Factory) accept(w http.ResponseWriter, r *http.Request, req *tuplebroke
 			f.release(bg, c)
 		}
 		if !ambiguous(err) {
-			f.forgetKey(idemName)
+			f.forgetKey(ctx, idemName)
 		}
 		return unavailable("cannot write the job into the tuplespace", err)
 	}
 	f.stats.accepted.Add(1)
 	if c != nil {
-		f.pushAsync(c, req)
+		f.pushAsync(bg, c, req)
 	}
 	f.rebalance(bg, dec.KeepCouriers)
 	return f.answerWith(w, r, req.UID, req.GUID, wait, published, false)
-}
-
-// wantsPush reports whether the strategy would push this job if a courier
-// were free: a pull for want of couriers is a fallback.
-func (f *Factory) wantsPush(priority int, sup strategies.Supply) bool {
-	return f.cfg.Strategy.Decide(priority, strategies.Supply{Free: 1, RecentPushFailures: sup.RecentPushFailures}).Push
 }
 
 // ambiguous reports whether a failed write may have happened all the same
@@ -165,11 +158,11 @@ func ambiguous(err error) bool {
 
 // forgetKey unbinds an Idempotency-Key whose job was never written, so
 // that the client's retry creates it.
-func (f *Factory) forgetKey(name string) {
+func (f *Factory) forgetKey(ctx context.Context, name string) {
 	if name == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := tuplebroker.FinishContext(ctx, 5*time.Second)
 	defer cancel()
 	if err := f.names.Withdraw(ctx, name); err != nil {
 		f.cfg.Logger.Warn("factory: unbind idempotency key", "err", err)

@@ -41,8 +41,9 @@ func BenchmarkHosting(b *testing.B) {
 	}
 	run := 0
 	resp := func(i int) *tuplebroker.Response {
-		return &tuplebroker.Response{GUID: fmt.Sprintf("r%d-%08d", run, i), UID: "alice", Agent: "a1", Backend: "a1",
-			BackendJobID: fmt.Sprintf("a1-%d-%d", run, i), Submitted: time.Now().UTC(), Created: time.Now().UTC()}
+		now := time.Now()
+		req := &tuplebroker.Request{GUID: fmt.Sprintf("r%d-%08d", run, i), UID: "alice", Created: now}
+		return tuplebroker.NewResponse(req, "a1", "a1", fmt.Sprintf("a1-%d-%d", run, i), now, false)
 	}
 	ctx := context.Background()
 

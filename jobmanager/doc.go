@@ -28,7 +28,8 @@
 // # Lifetime
 //
 // A JobManager lives on Config.Lifetime after its job ended; then the
-// node takes the job's Response out of the space and forgets the job.
+// node takes the job's Response out of the space and forgets the job
+// (retire.go).
 //
 // # Failover
 //

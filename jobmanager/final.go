@@ -20,8 +20,9 @@ func (n *Node) finalLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			// Record what ended just before the stop: a node restarting
-			// must not find Finished jobs with no outcome.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			// must not find Finished jobs with no outcome. But do not
+			// hang the stop on an unreachable space.
+			fctx, cancel := tuplebroker.FinishContext(ctx, tuplebroker.StopGrace)
 			n.flushFinals(fctx)
 			cancel()
 			return

@@ -155,7 +155,7 @@ func (n *Node) hostBatch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.TxnLease)
+	fctx, cancel := tuplebroker.FinishContext(ctx, n.cfg.TxnLease)
 	defer cancel()
 	// Leave half the lease for the commit; then start a fresh transaction.
 	tctx, tcancel := context.WithTimeout(ctx, n.cfg.TxnLease/2)
@@ -179,10 +179,9 @@ func (n *Node) hostBatch(ctx context.Context) error {
 	}
 	pubs := make([]*tuplebroker.Response, len(batch))
 	for i, r := range batch {
-		p := *r
-		p.Published, p.Manager = true, n.cfg.Handle
-		pubs[i] = &p
-		if err := tx.Write(&p, space.Forever); err != nil {
+		p := r.HostedBy(n.cfg.Handle)
+		pubs[i] = p
+		if err := tx.Write(p, space.Forever); err != nil {
 			_ = tx.Abort(fctx)
 			return fmt.Errorf("publish %s: %w", r.GUID, err)
 		}
@@ -302,7 +301,7 @@ func (n *Node) takeOver(ctx context.Context, r *tuplebroker.Response) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("begin: %w", err)
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.TxnLease)
+	fctx, cancel := tuplebroker.FinishContext(ctx, n.cfg.TxnLease)
 	defer cancel()
 	t, err := tx.TryTake(ctx, tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(true), GUID: r.GUID, Manager: r.Manager})
 	if err != nil {
@@ -317,9 +316,8 @@ func (n *Node) takeOver(ctx context.Context, r *tuplebroker.Response) (bool, err
 		_ = tx.Abort(fctx)
 		return false, nil
 	}
-	p := *cur
-	p.Manager = n.cfg.Handle
-	if err := tx.Write(&p, space.Forever); err != nil {
+	p := cur.HostedBy(n.cfg.Handle)
+	if err := tx.Write(p, space.Forever); err != nil {
 		_ = tx.Abort(fctx)
 		return false, fmt.Errorf("rewrite: %w", err)
 	}
@@ -327,7 +325,7 @@ func (n *Node) takeOver(ctx context.Context, r *tuplebroker.Response) (bool, err
 		return false, fmt.Errorf("commit: %w", err) // as in hostBatch
 	}
 	n.mu.Lock()
-	n.adoptLocked(&p, false, time.Now())
+	n.adoptLocked(p, false, time.Now())
 	n.reserved--
 	held--
 	n.mu.Unlock()

@@ -48,10 +48,8 @@ var ErrAlreadyRun = errors.New("jobmanager: node already run")
 type hosted struct {
 	job tuplebroker.Job
 	key string // the published Response's key in the space
-	// missing counts polls in a row whose answer lacked the backend job.
-	missing         int
-	cancelRequested bool
-	terminalAt      time.Time // local time the job was first seen ended
+	tracking
+	terminalAt time.Time // local time the job was first seen ended
 }
 
 // Node is a manager node. Create it with New and start it with Run; it
@@ -257,11 +255,7 @@ func (n *Node) Cancel(ctx context.Context, uid, guid string) (tuplebroker.Job, e
 	n.mu.Lock()
 	if n.jobs[guid] == h {
 		h.cancelRequested = true
-		if !h.job.State.Terminal() {
-			j := h.job
-			j.SubState = SubCancelRequested
-			n.setJobLocked(h, j, time.Now())
-		}
+		n.setJobLocked(h, markCancelRequested(h.job), time.Now())
 	}
 	j := cloneJob(h.job)
 	n.mu.Unlock()

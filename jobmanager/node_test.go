@@ -453,8 +453,8 @@ func TestTerminalResponses(t *testing.T) {
 	ctx := context.Background()
 	failure := tuplebroker.SubMaxAttempts + " after 5 attempts: refused"
 	for _, r := range []*tuplebroker.Response{
-		{GUID: "g-failed", UID: "alice", Agent: "simA", Failure: failure, Attempts: 5, Submitted: time.Now().UTC()},
-		{GUID: "g-cancelled", UID: "alice", Cancelled: true, Submitted: time.Now().UTC()},
+		(&tuplebroker.Request{GUID: "g-failed", UID: "alice", Attempts: 5}).Fail(tuplebroker.SubMaxAttempts, failure, "simA", time.Now()),
+		(&tuplebroker.Request{GUID: "g-cancelled", UID: "alice"}).Cancelled(time.Now()),
 	} {
 		if _, err := c.sp.Write(ctx, r, space.Forever); err != nil {
 			t.Fatal(err)
@@ -488,8 +488,8 @@ func TestMissingAndUnavailableBackends(t *testing.T) {
 	n := c.node(cfg, func(b jobmanager.Backends) jobmanager.Backends { cnt = newCounter(b); return cnt })
 	ctx := context.Background()
 	for _, r := range []*tuplebroker.Response{
-		{GUID: "g-lost", UID: "alice", Agent: "simA", Backend: "simA", BackendJobID: "simA-999", Submitted: time.Now().UTC()},
-		{GUID: "g-ghost", UID: "alice", Agent: "ghost", Backend: "ghost", BackendJobID: "ghost-1", Submitted: time.Now().UTC()},
+		tuplebroker.NewResponse(&tuplebroker.Request{GUID: "g-lost", UID: "alice"}, "simA", "simA", "simA-999", time.Now(), false),
+		tuplebroker.NewResponse(&tuplebroker.Request{GUID: "g-ghost", UID: "alice"}, "ghost", "ghost", "ghost-1", time.Now(), false),
 	} {
 		if _, err := c.sp.Write(ctx, r, space.Forever); err != nil {
 			t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"tuplebroker"
-	"tuplebroker/space"
 )
 
 // kick asks for a poll of agent now, not at the next interval.
@@ -118,48 +117,15 @@ func (n *Node) pollAgent(ctx context.Context, agent string) {
 			if n.jobs[h.job.ID] != h || h.job.State.Terminal() || h.job.BackendJobID != id {
 				continue // forgotten, ended or changed meanwhile
 			}
-			if known {
-				h.missing = 0
-				n.applyLocked(h, st, now)
+			j, tr, err := advance(h.job, h.tracking, observation{status: st, known: known}, n.cfg.MissingPolls, now)
+			h.tracking = tr
+			if err != nil {
+				n.log.Warn("jobmanager: agent reported an unknown state", "job", h.job.ID, "agent", h.job.Agent, "state", st.State)
 				continue
 			}
-			h.missing++
-			if h.missing >= n.cfg.MissingPolls {
-				j := h.job
-				j.State, j.SubState, j.Ended = tuplebroker.Failed, SubBackendLost, now
-				j.Reason = "backend no longer knows job " + id
-				j.ExitCode = nil
-				n.setJobLocked(h, j, now)
-			}
+			n.setJobLocked(h, j, now)
 		}
 	}
-}
-
-// applyLocked maps a backend status onto h's job.
-func (n *Node) applyLocked(h *hosted, st tuplebroker.Status, now time.Time) {
-	switch st.State {
-	case tuplebroker.Pending, tuplebroker.Running, tuplebroker.Finished, tuplebroker.Failed, tuplebroker.Cancelled:
-	default:
-		n.log.Warn("jobmanager: agent reported an unknown state", "job", h.job.ID, "agent", h.job.Agent, "state", st.State)
-		return
-	}
-	j := h.job
-	j.State, j.SubState, j.Reason = st.State, st.SubState, st.Reason
-	j.ExitCode = nil
-	if st.ExitCode != nil {
-		c := *st.ExitCode
-		j.ExitCode = &c
-	}
-	if !st.Started.IsZero() {
-		j.Started = st.Started
-	}
-	if !st.Ended.IsZero() {
-		j.Ended = st.Ended
-	}
-	if h.cancelRequested && !j.State.Terminal() {
-		j.SubState = SubCancelRequested
-	}
-	n.setJobLocked(h, j, now)
 }
 
 // dropMoved forgets the hosted jobs whose Response now names another node:
@@ -180,81 +146,5 @@ func (n *Node) dropMoved() {
 	for _, h := range moved {
 		n.log.Info("jobmanager: job taken over by another node", "job", h.job.ID)
 		n.forgetLocked(h)
-	}
-}
-
-func (n *Node) retireLoop(ctx context.Context) {
-	period := min(max(n.cfg.Lifetime/4, 10*time.Millisecond), n.cfg.PollInterval)
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n.retireDue(ctx)
-	}
-}
-
-// retireDue retires the jobs that ended Lifetime ago: their Responses are
-// taken out of the space and the jobs forgotten.
-func (n *Node) retireDue(ctx context.Context) {
-	now := time.Now()
-	n.mu.Lock()
-	due := n.retry
-	n.retry = nil
-	for len(n.ended) > 0 {
-		h := n.ended[0]
-		if n.jobs[h.job.ID] != h { // forgotten already
-			n.ended[0] = nil
-			n.ended = n.ended[1:]
-			continue
-		}
-		if now.Sub(h.terminalAt) < n.cfg.Lifetime {
-			break
-		}
-		n.ended[0] = nil
-		n.ended = n.ended[1:]
-		due = append(due, h)
-	}
-	if len(n.ended) == 0 {
-		n.ended = nil // let the backing array go
-	}
-	guids := make([]string, len(due))
-	for i, h := range due {
-		guids[i] = h.job.ID
-	}
-	n.mu.Unlock()
-
-	var again []*hosted
-	for i, h := range due {
-		if ctx.Err() != nil {
-			again = append(again, due[i:]...)
-			break
-		}
-		_, err := n.sp.TryTake(ctx, tuplebroker.ResponseTemplate{Published: tuplebroker.Bool(true), GUID: guids[i], Manager: n.cfg.Handle})
-		if err != nil && !errors.Is(err, space.ErrNoMatch) {
-			n.log.Warn("jobmanager: retire", "job", guids[i], "err", err)
-			again = append(again, h)
-			continue
-		}
-		if err != nil { // no match: gone, moved, claimed, or not yet applied
-			if e, ok := n.sp.Lookup(h.key); ok {
-				r, _ := e.Tuple.(*tuplebroker.Response)
-				if e.ClaimedBy != "" || r == nil || r.Manager == n.cfg.Handle {
-					again = append(again, h) // still ours: try again
-					continue
-				}
-			}
-		}
-		n.mu.Lock()
-		n.forgetLocked(h)
-		n.mu.Unlock()
-	}
-	if len(again) > 0 {
-		n.mu.Lock()
-		n.retry = append(n.retry, again...)
-		n.mu.Unlock()
 	}
 }
