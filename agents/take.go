@@ -214,3 +214,8 @@ func (s servable) serves(r *tuplebroker.Request) bool {
 	}
 	return true
 }
+
+// ServesClass reports whether the backend offers every requirement of
+// sample's class (space.ClassTemplate): the space then offers this agent's
+// takes only the queues it can serve, in take order.
+func (s servable) ServesClass(sample *tuplebroker.Request) bool { return s.serves(sample) }

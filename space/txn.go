@@ -68,6 +68,9 @@ func (s *Space) Begin(ctx context.Context, lease time.Duration) (*Txn, error) {
 	if err := s.live(); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("begin transaction: %w", err)
+	}
 	if lease < MinTxnLease {
 		return nil, fmt.Errorf("%w: transaction lease %v below %v", ErrInvalid, lease, MinTxnLease)
 	}
