@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,4 +46,15 @@ func ExistingConfig(ctx context.Context, nc *Conn, bucket string) (Config, error
 		cfg.MarkerTTL = kc.LimitMarkerTTL
 	}
 	return cfg, nil
+}
+
+// HasStore reports whether dir holds the store an embedded server started
+// with DataDir dir keeps (JetStream's DIR/jetstream). A missing store is
+// (false, nil); another failure to look is returned as os.Stat's error.
+func HasStore(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, "jetstream"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -68,3 +68,18 @@ func TestMeasureKVBaseline(t *testing.T) {
 		t.Fatal("baseline against no server succeeded")
 	}
 }
+
+func TestHasStore(t *testing.T) {
+	dir := t.TempDir()
+	if ok, err := space.HasStore(dir); ok || err != nil {
+		t.Fatalf("HasStore of an empty dir = %v, %v", ok, err)
+	}
+	srv, err := space.StartServer(space.ServerConfig{DataDir: dir, Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown()
+	if ok, err := space.HasStore(dir); !ok || err != nil {
+		t.Fatalf("HasStore of a server's data dir = %v, %v", ok, err)
+	}
+}

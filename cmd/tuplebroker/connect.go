@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -112,11 +109,11 @@ func adoptBucket(ctx context.Context, nc *space.Conn, bucket string) (space.Conf
 // started in-process on dir's store, without a listener, so that a stopped
 // broker's data can be inspected.
 func dialDataDir(ctx context.Context, dir string, log *slog.Logger) (*space.Conn, func(), error) {
-	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no tuplespace store in %s (has `tuplebroker serve` run there?)", dir)
-		}
+	switch ok, err := space.HasStore(dir); {
+	case err != nil:
 		return nil, nil, fmt.Errorf("data dir: %w", err)
+	case !ok:
+		return nil, nil, fmt.Errorf("no tuplespace store in %s (has `tuplebroker serve` run there?)", dir)
 	}
 	release, err := lockDataDir(dir)
 	switch {
