@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"tuplebroker"
+	"tuplebroker/client"
 	"tuplebroker/space"
 )
 
@@ -89,12 +89,12 @@ func TestPoolAcrossProcesses(t *testing.T) {
 	cfgPath, tokensPath, records := poolFiles(t, dir, "200ms")
 	common := []string{"--nats", url, "--config", cfgPath}
 
-	var factories []*client
+	var factories []*client.Client
 	for i := 0; i < 2; i++ {
 		addr := freeAddr(t)
 		p := start(t, fmt.Sprintf("factory-%d", i), nil, append([]string{"factory"}, append(common, "--http", addr, "--tokens-file", tokensPath, "--handle", fmt.Sprintf("f%d", i))...)...)
 		waitHealthy(t, "http://"+addr, p)
-		factories = append(factories, newClient("http://"+addr, token))
+		factories = append(factories, newClient(t, "http://"+addr, token))
 	}
 	managers := map[string]*proc{}
 	for _, h := range []string{"m1", "m2"} {
@@ -122,7 +122,7 @@ func TestPoolAcrossProcesses(t *testing.T) {
 				if i >= n {
 					return
 				}
-				j, _, err := factories[i%2].submit(ctx, helloJSDL, "0", nil)
+				j, _, err := post(ctx, factories[i%2], helloJSDL, client.NoWait)
 				if err != nil {
 					errs <- fmt.Errorf("job %d: %w", i, err)
 					return
@@ -141,9 +141,9 @@ func TestPoolAcrossProcesses(t *testing.T) {
 	byManager := map[string][]string{}
 	for i, id := range ids {
 		j := waitState(t, ctx, factories[i%2], id, tuplebroker.Finished)
-		other, code, err := factories[(i+1)%2].job(ctx, id)
-		if err != nil || code != http.StatusOK || other.ID != id || other.State != tuplebroker.Finished {
-			t.Fatalf("job %s from the other factory: %d %+v %v", id, code, other, err)
+		other, err := factories[(i+1)%2].Job(ctx, id)
+		if err != nil || other.ID != id || other.State != tuplebroker.Finished {
+			t.Fatalf("job %s from the other factory: %+v %v", id, other, err)
 		}
 		if j.ExitCode == nil || *j.ExitCode != 0 {
 			t.Fatalf("job %s finished without exit code 0: %+v", id, j)
@@ -163,12 +163,12 @@ func TestPoolAcrossProcesses(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for _, id := range moved {
 		for {
-			j, code, err := factories[0].job(ctx, id)
-			if err == nil && code == http.StatusOK && j.Manager == survivor && j.State == tuplebroker.Finished {
+			j, err := factories[0].Job(ctx, id)
+			if err == nil && j.Manager == survivor && j.State == tuplebroker.Finished {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("job %s not re-hosted by %s within 60s of %s's death: %d %+v %v", id, survivor, victim, code, j, err)
+				t.Fatalf("job %s not re-hosted by %s within 60s of %s's death: %+v %v", id, survivor, victim, j, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -209,15 +209,12 @@ func TestPoolAcrossProcesses(t *testing.T) {
 
 // waitState polls a job until it reaches want (failing on another terminal
 // state).
-func waitState(t testing.TB, ctx context.Context, c *client, id string, want tuplebroker.JobState) tuplebroker.Job {
+func waitState(t testing.TB, ctx context.Context, c *client.Client, id string, want tuplebroker.JobState) tuplebroker.Job {
 	t.Helper()
 	for {
-		j, code, err := c.job(ctx, id)
+		j, err := c.Job(ctx, id)
 		if err != nil {
 			t.Fatalf("GET %s: %v", id, err)
-		}
-		if code != http.StatusOK {
-			t.Fatalf("GET %s: %d", id, code)
 		}
 		if j.State == want {
 			return j

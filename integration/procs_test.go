@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"tuplebroker"
+	"tuplebroker/client"
 	"tuplebroker/space"
 )
 
@@ -154,85 +154,41 @@ func freeAddr(t testing.TB) string {
 	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
-// client speaks the HTTP API as one user.
-type client struct {
-	base  string
-	token string
-	hc    *http.Client
-}
-
-func newClient(base, token string) *client {
-	return &client{base: base, token: token, hc: &http.Client{
-		Timeout:   60 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
-	}}
-}
-
-func (c *client) do(ctx context.Context, method, path string, body []byte, hdr map[string]string) (*http.Response, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+// newClient is a client of the factory at base, as the user of token.
+func newClient(t testing.TB, base, token string) *client.Client {
+	t.Helper()
+	c, err := client.New(base, token, client.WithTimeout(60*time.Second), client.WithHTTPClient(client.NewHTTPClient(64)))
 	if err != nil {
-		return nil, nil, err
+		t.Fatal(err)
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/xml")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp, b, err
+	return c
 }
 
-// submit posts a JSDL document and returns the job as answered (201/202).
-func (c *client) submit(ctx context.Context, jsdl []byte, wait string, hdr map[string]string) (tuplebroker.Job, int, error) {
-	resp, b, err := c.do(ctx, http.MethodPost, "/v1/jobs?wait="+wait, jsdl, hdr)
+// post submits a JSDL document, letting the factory hold the request up to
+// wait (client.NoWait: not at all), and returns the job as answered and the
+// answer's status (201 or 202). It checks the answer's Location.
+func post(ctx context.Context, c *client.Client, jsdl []byte, wait time.Duration) (tuplebroker.Job, int, error) {
+	s, err := c.Submit(ctx, jsdl, client.SubmitOptions{Wait: wait})
 	if err != nil {
 		return tuplebroker.Job{}, 0, err
 	}
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted {
-		return tuplebroker.Job{}, resp.StatusCode, fmt.Errorf("POST: %d %s", resp.StatusCode, b)
+	if s.Location != "/v1/jobs/"+s.ID {
+		return s.Job, s.StatusCode, fmt.Errorf("Location %q for job %s", s.Location, s.ID)
 	}
-	var j tuplebroker.Job
-	if err := json.Unmarshal(b, &j); err != nil {
-		return j, resp.StatusCode, err
-	}
-	if loc := resp.Header.Get("Location"); loc != "/v1/jobs/"+j.ID {
-		return j, resp.StatusCode, fmt.Errorf("Location %q for job %s", loc, j.ID)
-	}
-	return j, resp.StatusCode, nil
-}
-
-func (c *client) job(ctx context.Context, id string) (tuplebroker.Job, int, error) {
-	resp, b, err := c.do(ctx, http.MethodGet, "/v1/jobs/"+id, nil, nil)
-	if err != nil {
-		return tuplebroker.Job{}, 0, err
-	}
-	var j tuplebroker.Job
-	if resp.StatusCode == http.StatusOK {
-		err = json.Unmarshal(b, &j)
-	}
-	return j, resp.StatusCode, err
+	return s.Job, s.StatusCode, nil
 }
 
 // waitHealthy polls GET /healthz until 200.
 func waitHealthy(t testing.TB, base string, p *proc) {
 	t.Helper()
+	c := newClient(t, base, "")
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/healthz")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Health(ctx)
+		cancel()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+			return
 		}
 		select {
 		case <-p.done:

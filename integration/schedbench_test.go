@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tuplebroker"
+	"tuplebroker/client"
 )
 
 // BenchmarkSchedulers compares tuplebroker with the schedulers' own
@@ -66,7 +67,7 @@ func BenchmarkSchedulers(b *testing.B) {
 	var viaPool []time.Duration
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
-		_, code, err := c.submit(ctx, doc, "30s", nil)
+		_, code, err := post(ctx, c, doc, 30*time.Second)
 		if err != nil || code != 201 {
 			b.Fatalf("POST: %d %v", code, err)
 		}
@@ -84,7 +85,7 @@ func BenchmarkSchedulers(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= m {
-				if _, _, err := c2.submit(ctx, doc, "30s", nil); err != nil {
+				if _, _, err := post(ctx, c2, doc, 30*time.Second); err != nil {
 					b.Errorf("POST: %v", err)
 					return
 				}
@@ -99,7 +100,7 @@ func BenchmarkSchedulers(b *testing.B) {
 	t0 = time.Now()
 	ids := make([]string, 100)
 	for i := range ids {
-		j, _, err := c.submit(ctx, printfJSDL(fmt.Sprint(i), filepath.Join(work, fmt.Sprintf("f-%d.out", i))), "0", nil)
+		j, _, err := post(ctx, c, printfJSDL(fmt.Sprint(i), filepath.Join(work, fmt.Sprintf("f-%d.out", i))), client.NoWait)
 		if err != nil {
 			b.Fatal(err)
 		}

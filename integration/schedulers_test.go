@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tuplebroker"
+	"tuplebroker/client"
 )
 
 // schedulerEnv is what integration/schedulers/with-schedulers.sh exports.
@@ -93,7 +94,7 @@ func (e schedulerEnv) qsub() string {
 // schedulerPool starts a factory, a manager and one agent process per
 // scheduler (so one can be killed alone) and returns the client and the
 // agent processes by name.
-func schedulerPool(t testing.TB, e schedulerEnv, work string, names ...string) (*client, map[string]*proc, string) {
+func schedulerPool(t testing.TB, e schedulerEnv, work string, names ...string) (*client.Client, map[string]*proc, string) {
 	if len(names) == 0 {
 		names = []string{"slurm-a", "slurm-b", "gridengine"}
 	}
@@ -126,7 +127,7 @@ func schedulerPool(t testing.TB, e schedulerEnv, work string, names ...string) (
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	waitAdverts(t, ctx, url, len(names))
-	return newClient("http://"+addr, token), procs, cfgPath
+	return newClient(t, "http://"+addr, token), procs, cfgPath
 }
 
 // printfJSDL runs /usr/bin/printf 'job %s\n' ARG with its output in FILE.
@@ -220,7 +221,7 @@ func TestSchedulerPool(t *testing.T) {
 						return
 					}
 					out := filepath.Join(work, fmt.Sprintf("out-%d.txt", i))
-					j, _, err := c.submit(ctx, printfJSDL(fmt.Sprint(i), out), "0", nil)
+					j, _, err := post(ctx, c, printfJSDL(fmt.Sprint(i), out), client.NoWait)
 					if err != nil {
 						t.Errorf("job %d: %v", i, err)
 						return

@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"tuplebroker/client"
 
 	"github.com/urfave/cli/v2"
 )
@@ -201,11 +202,13 @@ func benchConfigFrom(c *cli.Context) (benchConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
-	hc := newHTTPClient(cfg.Concurrency)
+	hc := client.NewHTTPClient(cfg.Concurrency)
 	for _, u := range urls {
-		cfg.Targets = append(cfg.Targets, &apiClient{
-			base: u, token: token, tokenSource: source, hc: hc, timeout: c.Duration("timeout"),
-		})
+		a, err := newAPIClient(u, token, source, hc, c.Duration("timeout"), nil)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Targets = append(cfg.Targets, a)
 	}
 	return cfg, nil
 }
@@ -214,11 +217,13 @@ func benchConfigFrom(c *cli.Context) (benchConfig, error) {
 // reports what was answered before (Interrupted).
 func runBenchmark(ctx context.Context, cfg benchConfig) benchReport {
 	results := make([]benchResult, cfg.Jobs)
-	hdr := http.Header{"Content-Type": {"application/xml"}}
-	if cfg.Priority != nil {
-		hdr.Set("Priority", strconv.Itoa(*cfg.Priority))
+	opts := client.SubmitOptions{Wait: cfg.Wait}
+	if cfg.Wait == 0 {
+		opts.Wait = client.NoWait
 	}
-	q := url.Values{"wait": {cfg.Wait.String()}}
+	if cfg.Priority != nil {
+		opts.Priority = *cfg.Priority
+	}
 
 	var (
 		next, sent, accepted, failed atomic.Int64
@@ -241,7 +246,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig) benchReport {
 						return
 					}
 				}
-				r := postOnce(ctx, cfg.Targets[i%len(cfg.Targets)], q, hdr, cfg.Body, cfg.Wait)
+				r := postOnce(ctx, cfg.Targets[i%len(cfg.Targets)], cfg.Body, opts)
 				if !r.Done {
 					return // interrupted
 				}
@@ -263,7 +268,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig) benchReport {
 	rep.Jobs, rep.Concurrency, rep.Rate = cfg.Jobs, cfg.Concurrency, cfg.Rate
 	rep.Interrupted = ctx.Err() != nil && rep.Sent < cfg.Jobs
 	for _, t := range cfg.Targets {
-		rep.URLs = append(rep.URLs, t.base.Redacted())
+		rep.URLs = append(rep.URLs, t.URL().Redacted())
 	}
 	if cfg.Resolve && !rep.Interrupted {
 		rep.Resolved = resolveBackends(ctx, cfg, results)
@@ -273,32 +278,24 @@ func runBenchmark(ctx context.Context, cfg benchConfig) benchReport {
 }
 
 // postOnce sends one job; Done is false if ctx ended before an answer.
-func postOnce(ctx context.Context, t *apiClient, q url.Values, hdr http.Header, body []byte, wait time.Duration) benchResult {
+func postOnce(ctx context.Context, t *apiClient, body []byte, opts client.SubmitOptions) benchResult {
 	begin := time.Now()
-	resp, err := t.do(ctx, http.MethodPost, q, hdr, body, wait, "v1", "jobs")
+	s, err := t.Submit(ctx, body, opts)
 	r := benchResult{Done: true, Latency: time.Since(begin)}
+	var ce *client.Error
 	switch {
 	case ctx.Err() != nil:
 		return benchResult{}
+	case errors.As(err, &ce):
+		r.Status = ce.StatusCode
+		msg, _, _ := strings.Cut(renderProblem(ce.StatusCode, ce.Problem, ""), "\n")
+		r.Err = t.URL().Redacted() + ": " + msg
+		return r
 	case err != nil:
-		r.Err = err.Error()
+		r.Err = message(err)
 		return r
 	}
-	r.Status = resp.Status
-	if !r.accepted() {
-		msg, _, _ := strings.Cut(t.errorFrom(resp).Error(), "\n")
-		r.Err = t.base.Redacted() + ": " + msg
-		return r
-	}
-	var j struct {
-		ID      string `json:"id"`
-		Backend string `json:"backend"`
-	}
-	if err := json.Unmarshal(resp.Body, &j); err != nil {
-		r.Status, r.Err = 0, fmt.Sprintf("%s: status %d with an undecodable job: %v", t.base.Redacted(), resp.Status, err)
-		return r
-	}
-	r.ID, r.Backend = j.ID, j.Backend
+	r.Status, r.ID, r.Backend = s.StatusCode, s.ID, s.Backend
 	return r
 }
 
@@ -325,14 +322,8 @@ func resolveBackends(ctx context.Context, cfg benchConfig, results []benchResult
 				}
 				i := todo[k]
 				t := cfg.Targets[i%len(cfg.Targets)]
-				resp, err := t.do(ctx, http.MethodGet, nil, nil, nil, 0, "v1", "jobs", results[i].ID)
-				if err != nil || resp.Status != http.StatusOK {
-					continue
-				}
-				var j struct {
-					Backend string `json:"backend"`
-				}
-				if json.Unmarshal(resp.Body, &j) == nil && j.Backend != "" {
+				j, err := t.Job(ctx, results[i].ID)
+				if err == nil && j.Backend != "" {
 					results[i].Backend = j.Backend
 					found.Add(1)
 				}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tuplebroker"
+	"tuplebroker/client"
 )
 
 const (
@@ -38,17 +37,8 @@ const (
 	// maxJSDL bounds a document read from a file or stdin; factories
 	// refuse far smaller ones (413), this only avoids reading without end.
 	maxJSDL = 16 << 20
-	// maxResponse bounds a response body read into memory (1000 jobs of a
-	// list are well under 1 MiB).
-	maxResponse = 16 << 20
 	// maxTokenFile bounds the token file read.
 	maxTokenFile = 64 << 10
-	// sseMinIdle is the least time an event stream may stay silent before
-	// it is dropped and reopened: factories send a keepalive every 15 s.
-	sseMinIdle = 20 * time.Second
-	// followRetries is how many times in a row an event stream may fail
-	// (without delivering a state) before following gives up.
-	followRetries = 5
 )
 
 // clientCommands are the commands that speak the factory's HTTP API:
@@ -278,40 +268,22 @@ func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
 
 // ---- the API client ----
 
-// apiClient talks to one factory.
+// apiClient is a client command's view of one factory.
 type apiClient struct {
-	base        *url.URL
-	token       string
+	*client.Client
+	// tokenSource says where the token came from (for error hints).
 	tokenSource string
-	hc          *http.Client
-	timeout     time.Duration
 	// notes gets remarks that are not results (reconnections); may be nil.
 	notes io.Writer
 }
 
-// newHTTPClient returns a client whose transport keeps up to conns idle
-// connections per host, so that conns concurrent requests reuse their
-// connections. It does not follow redirects: the API has none, and a POST
-// must not turn into a GET.
-func newHTTPClient(conns int) *http.Client {
-	conns = max(conns, 2)
-	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          max(conns, 100),
-		MaxIdleConnsPerHost:   conns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+// newAPIClient makes the client of the factory at u.
+func newAPIClient(u *url.URL, token, tokenSource string, hc *http.Client, timeout time.Duration, notes io.Writer) (*apiClient, error) {
+	c, err := client.New(u.String(), token, client.WithHTTPClient(hc), client.WithTimeout(timeout), client.WithUserAgent(userAgent))
+	if err != nil {
+		return nil, err
 	}
-	return &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return &apiClient{Client: c, tokenSource: tokenSource, notes: notes}, nil
 }
 
 // clientFromFlags builds the client of a single-factory command from its
@@ -329,119 +301,21 @@ func clientFromFlags(c *cli.Context) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{
-		base: urls[0], token: token, tokenSource: source, hc: newHTTPClient(2),
-		timeout: timeout, notes: c.App.ErrWriter,
-	}, nil
-}
-
-// endpoint is the URL of the route segs (each path-escaped) under the
-// base URL, with query q.
-func (a *apiClient) endpoint(q url.Values, segs ...string) string {
-	u := *a.base
-	p := strings.TrimSuffix(u.Path, "/")
-	rp := strings.TrimSuffix(u.EscapedPath(), "/")
-	for _, s := range segs {
-		p += "/" + s
-		rp += "/" + url.PathEscape(s)
-	}
-	u.Path, u.RawPath, u.RawQuery = p, rp, q.Encode()
-	return u.String()
-}
-
-// newRequest makes an authenticated request; hdr is copied.
-func (a *apiClient) newRequest(ctx context.Context, method, target string, hdr http.Header, body []byte) (*http.Request, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, target, err)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = append([]string(nil), vs...)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	req.Header.Set("User-Agent", userAgent)
-	return req, nil
-}
-
-// response is a complete answer of the API.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// do sends one request and reads its answer, within --timeout plus extra
-// (the time the factory may legitimately hold it, wait=). Any status is
-// returned as a response; an error is a transport error.
-func (a *apiClient) do(ctx context.Context, method string, q url.Values, hdr http.Header, body []byte, extra time.Duration, segs ...string) (response, error) {
-	limit := a.timeout + extra
-	rctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	target := a.endpoint(q, segs...)
-	req, err := a.newRequest(rctx, method, target, hdr, body)
-	if err != nil {
-		return response{}, err
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return response{}, a.transportError(ctx, rctx, method, target, limit, err)
-	}
-	defer resp.Body.Close()
-	b, err := readLimited(resp.Body, maxResponse, "the response to "+method+" "+target)
-	if err != nil {
-		return response{}, a.transportError(ctx, rctx, method, target, limit, err)
-	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
-}
-
-// transportError describes a failed exchange: a deadline of ours says so
-// by name instead of as "context deadline exceeded".
-func (a *apiClient) transportError(parent, rctx context.Context, method, target string, limit time.Duration, err error) error {
-	if parent.Err() == nil && rctx.Err() != nil {
-		return fmt.Errorf("%s %s: no answer within %s (--timeout)", method, target, limit)
-	}
-	if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
-		err = uerr.Err // the URL is already in our message
-	}
-	return fmt.Errorf("%s %s: %w", method, target, err)
+	return newAPIClient(urls[0], token, source, client.NewHTTPClient(2), timeout, c.App.ErrWriter)
 }
 
 // ---- errors ----
 
-// problem is an RFC 9457 problem document as the factory sends it.
-type problem struct {
-	Type     string         `json:"type,omitempty"`
-	Title    string         `json:"title,omitempty"`
-	Status   int            `json:"status,omitempty"`
-	Detail   string         `json:"detail,omitempty"`
-	Instance string         `json:"instance,omitempty"`
-	Errors   []problemError `json:"errors,omitempty"`
-	Unmet    []string       `json:"unmet,omitempty"`
-}
-
-// problemError is one item of a problem's errors[]: a JSDL element path
-// and what is wrong there.
-type problemError struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
-
-// apiError is an answer with an unexpected status.
+// apiError is an error answer as the CLI shows it.
 type apiError struct {
-	// Status is the HTTP status of the answer.
-	Status int
-	// Problem is the problem document, or, if the body was none, a
-	// problem with the body's first line as detail.
-	Problem problem
-	// Hint is an extra line of advice; may be empty.
-	Hint string
+	err *client.Error
+	// hint is an extra line of advice; may be empty.
+	hint string
 }
 
-func (e *apiError) Error() string { return renderProblem(e.Status, e.Problem, e.Hint) }
+func (e *apiError) Error() string { return renderProblem(e.err.StatusCode, e.err.Problem, e.hint) }
+
+func (e *apiError) Unwrap() error { return e.err }
 
 // renderProblem formats an error answer for a terminal:
 //
@@ -451,7 +325,7 @@ func (e *apiError) Error() string { return renderProblem(e.Status, e.Problem, e.
 //	  <hint>                  (if any)
 //
 // Text from the server is stripped of control characters.
-func renderProblem(status int, p problem, hint string) string {
+func renderProblem(status int, p client.Problem, hint string) string {
 	var b strings.Builder
 	title := p.Title
 	if title == "" {
@@ -484,44 +358,50 @@ func renderProblem(status int, p problem, hint string) string {
 	return b.String()
 }
 
-// errorFrom makes the apiError of an answer with an unexpected status.
-func (a *apiClient) errorFrom(r response) *apiError {
-	e := &apiError{Status: r.Status}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	parsed := false
-	if mt == "application/problem+json" || mt == "application/json" {
-		parsed = json.Unmarshal(r.Body, &e.Problem) == nil
+// message is err's text for a terminal: a request that timed out says
+// which flag set its limit, and control characters are cleaned.
+func message(err error) string {
+	msg := err.Error()
+	if te := (*client.TimeoutError)(nil); errors.As(err, &te) {
+		msg = strings.Replace(msg, te.Error(), te.Error()+" (--timeout)", 1)
 	}
-	if !parsed {
-		e.Problem = problem{}
-		line, _, _ := strings.Cut(strings.TrimSpace(string(r.Body)), "\n")
-		if len(line) > 200 {
-			line = line[:200] + "…"
-		}
-		e.Problem.Detail = line
-	}
-	if r.Status == http.StatusUnauthorized {
-		e.Hint = "hint: the token came from " + a.tokenSource + " (see --token)"
-	}
-	return e
+	return clean(msg)
 }
 
-// exitError turns an error into the command's result: an API error exits
-// with status 1 and the rendered problem as message; others are wrapped
-// with the command's name.
-func exitError(c *cli.Context, err error) error {
+// described is an error shown with another text.
+type described struct {
+	msg string
+	err error
+}
+
+func (d *described) Error() string { return d.msg }
+
+func (d *described) Unwrap() error { return d.err }
+
+// exitError turns an error into the command's result: an error answer of
+// the API exits with status 1 and the rendered problem as message (a 401
+// hints at tokenSource, if known); others are prefixed with the command's
+// name.
+func exitError(c *cli.Context, err error, tokenSource string) error {
 	if err == nil {
 		return nil
 	}
-	var ae *apiError
-	if errors.As(err, &ae) {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		ae := &apiError{err: ce}
+		if ce.StatusCode == http.StatusUnauthorized && tokenSource != "" {
+			ae.hint = "hint: the token came from " + tokenSource + " (see --token)"
+		}
 		return cli.Exit(ae, 1)
 	}
 	if errors.Is(err, context.Canceled) && c.Context.Err() != nil {
 		return fmt.Errorf("%s: interrupted", c.Command.Name)
 	}
-	return fmt.Errorf("%s: %w", c.Command.Name, err)
+	return &described{msg: c.Command.Name + ": " + message(err), err: err}
 }
+
+// fail is exitError for a command whose client is a.
+func (a *apiClient) fail(c *cli.Context, err error) error { return exitError(c, err, a.tokenSource) }
 
 // clean makes server-provided text safe to print on a terminal: invalid
 // UTF-8 and control characters (escape sequences included) become U+FFFD.
@@ -536,19 +416,6 @@ func clean(s string) string {
 }
 
 // ---- jobs ----
-
-// decodeJob decodes a Job answer, keeping the raw JSON (for --json).
-func decodeJob(b []byte) (tuplebroker.Job, []byte, error) {
-	var j tuplebroker.Job
-	if err := json.Unmarshal(b, &j); err != nil {
-		return j, nil, fmt.Errorf("decoding the job: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return j, nil, fmt.Errorf("decoding the job: %w", err)
-	}
-	return j, buf.Bytes(), nil
-}
 
 // jobLine is the human form of a job:
 //
@@ -669,33 +536,27 @@ func runSubmit(c *cli.Context) error {
 	}
 	a, err := clientFromFlags(c)
 	if err != nil {
-		return exitError(c, err)
+		return exitError(c, err, "")
 	}
 	body, err := readJSDL(c.App.Reader, name)
 	if err != nil {
-		return exitError(c, err)
+		return a.fail(c, err)
 	}
-	hdr := http.Header{"Content-Type": {"application/xml"}}
+	opts := client.SubmitOptions{Wait: submitWait}
 	if c.IsSet("priority") {
-		hdr.Set("Priority", strconv.Itoa(c.Int("priority")))
+		opts.Priority = c.Int("priority")
 	}
 	if c.IsSet("idempotency-key") {
-		hdr.Set("Idempotency-Key", c.String("idempotency-key"))
+		opts.IdempotencyKey = c.String("idempotency-key")
 	}
-	q := url.Values{"wait": {submitWait.String()}}
-	r, err := a.do(c.Context, http.MethodPost, q, hdr, body, submitWait, "v1", "jobs")
+	var raw []json.RawMessage
+	s, err := a.Submit(c.Context, body, opts, client.RawJSON(&raw))
 	if err != nil {
-		return exitError(c, err)
+		return a.fail(c, err)
 	}
-	if r.Status != http.StatusCreated && r.Status != http.StatusAccepted {
-		return exitError(c, a.errorFrom(r))
-	}
-	job, raw, err := decodeJob(r.Body)
-	if err != nil {
-		return exitError(c, err)
-	}
+	job := s.Job
 	asJSON := c.Bool("json")
-	if err := printJob(c.App.Writer, asJSON, job, raw); err != nil {
+	if err := printJob(c.App.Writer, asJSON, job, raw[0]); err != nil {
 		return err
 	}
 	if !c.Bool("wait") {
@@ -711,38 +572,36 @@ func runSubmit(c *cli.Context) error {
 			return printJob(c.App.Writer, asJSON, j, raw)
 		})
 		if err != nil {
-			return exitError(c, err)
+			return a.fail(c, err)
 		}
 	}
 	return jobOutcome(job)
 }
 
-func runStatus(c *cli.Context) error { return jobRequest(c, http.MethodGet) }
+func runStatus(c *cli.Context) error { return jobRequest(c, (*apiClient).Job) }
 
-func runCancel(c *cli.Context) error { return jobRequest(c, http.MethodDelete) }
+func runCancel(c *cli.Context) error { return jobRequest(c, (*apiClient).Cancel) }
 
-// jobRequest sends method to /v1/jobs/ID and prints the job it answers.
-func jobRequest(c *cli.Context, method string) error {
+// jobCall is a call on one job: Job or Cancel.
+type jobCall func(a *apiClient, ctx context.Context, id string, opts ...client.CallOption) (tuplebroker.Job, error)
+
+// jobRequest makes call on the job ID argument and prints the job it
+// answers.
+func jobRequest(c *cli.Context, call jobCall) error {
 	id, err := jobArg(c)
 	if err != nil {
 		return err
 	}
 	a, err := clientFromFlags(c)
 	if err != nil {
-		return exitError(c, err)
+		return exitError(c, err, "")
 	}
-	r, err := a.do(c.Context, method, nil, nil, nil, 0, "v1", "jobs", id)
+	var raw []json.RawMessage
+	job, err := call(a, c.Context, id, client.RawJSON(&raw))
 	if err != nil {
-		return exitError(c, err)
+		return a.fail(c, err)
 	}
-	if r.Status != http.StatusOK {
-		return exitError(c, a.errorFrom(r))
-	}
-	job, raw, err := decodeJob(r.Body)
-	if err != nil {
-		return exitError(c, err)
-	}
-	return printJob(c.App.Writer, c.Bool("json"), job, raw)
+	return printJob(c.App.Writer, c.Bool("json"), job, raw[0])
 }
 
 func runWatchJob(c *cli.Context) error {
@@ -752,7 +611,7 @@ func runWatchJob(c *cli.Context) error {
 	}
 	a, err := clientFromFlags(c)
 	if err != nil {
-		return exitError(c, err)
+		return exitError(c, err, "")
 	}
 	var (
 		last    tuplebroker.Job
@@ -765,7 +624,7 @@ func runWatchJob(c *cli.Context) error {
 		last, printed = j, true
 		return printJob(c.App.Writer, c.Bool("json"), j, raw)
 	})
-	return exitError(c, err)
+	return a.fail(c, err)
 }
 
 func runJobs(c *cli.Context) error {
@@ -774,37 +633,22 @@ func runJobs(c *cli.Context) error {
 	}
 	a, err := clientFromFlags(c)
 	if err != nil {
-		return exitError(c, err)
+		return exitError(c, err, "")
 	}
-	q := url.Values{}
+	var f client.Filter
 	if c.IsSet("state") {
-		q.Set("state", c.String("state"))
+		f.State = tuplebroker.JobState(c.String("state"))
 	}
 	if c.IsSet("limit") {
 		if c.Int("limit") < 1 {
 			return fmt.Errorf("jobs: --limit %d: want at least 1", c.Int("limit"))
 		}
-		q.Set("limit", strconv.Itoa(c.Int("limit")))
+		f.Limit = c.Int("limit")
 	}
-	r, err := a.do(c.Context, http.MethodGet, q, nil, nil, 0, "v1", "jobs")
+	var raws []json.RawMessage
+	jobs, err := a.Jobs(c.Context, f, client.RawJSON(&raws))
 	if err != nil {
-		return exitError(c, err)
-	}
-	if r.Status != http.StatusOK {
-		return exitError(c, a.errorFrom(r))
-	}
-	var list struct {
-		Jobs []json.RawMessage `json:"jobs"`
-	}
-	if err := json.Unmarshal(r.Body, &list); err != nil {
-		return exitError(c, fmt.Errorf("decoding the job list: %w", err))
-	}
-	jobs := make([]tuplebroker.Job, len(list.Jobs))
-	raws := make([][]byte, len(list.Jobs))
-	for i, m := range list.Jobs {
-		if jobs[i], raws[i], err = decodeJob(m); err != nil {
-			return exitError(c, err)
-		}
+		return a.fail(c, err)
 	}
 	if c.Bool("json") {
 		for i := range jobs {
@@ -844,137 +688,27 @@ func writeJobTable(w io.Writer, jobs []tuplebroker.Job) error {
 
 // ---- following a job's events ----
 
-// errFollowDone ends the reading of an event stream at a terminal state.
-var errFollowDone = errors.New("terminal state reached")
-
-// follow reads the job's event stream (GET /v1/jobs/{id}/events) and calls
-// fn with each state event's job and raw JSON until a terminal state,
-// which it returns. The first event is the current state; a stream that
-// ends or fails before the terminal state is reopened (after a growing
-// pause; the factory then sends the current state again, so fn may see a
-// state twice) until followRetries attempts in a row failed. 4xx answers
-// (404: no such job) are not retried and come back as *apiError.
+// follow reads the job's events and calls fn with each state's job and raw
+// JSON until a terminal state, which it returns. The first event is the
+// current state; a dropped stream is reopened (fn may then see a state
+// twice), each reopening noted on a.notes. Error answers come back as
+// *client.Error.
 func (a *apiClient) follow(ctx context.Context, id string, fn func(tuplebroker.Job, []byte) error) (tuplebroker.Job, error) {
-	var (
-		final       tuplebroker.Job
-		done        bool
-		fnErr       error
-		lastEventID string
-		fails       int
-	)
-	onEvent := func(ev sseEvent) error {
-		lastEventID = ev.ID
-		if ev.Type != "state" {
-			return nil
+	note := client.OnReconnect(func(err error, pause time.Duration) {
+		if a.notes != nil {
+			fmt.Fprintf(a.notes, "tuplebroker: following job %s: %s; reopening in %s\n", clean(id), message(err), pause)
 		}
-		j, raw, err := decodeJob([]byte(ev.Data))
+	})
+	for ev, err := range a.Events(ctx, id, note) {
 		if err != nil {
-			return fmt.Errorf("event %q: %w", ev.ID, err)
-		}
-		fails = 0
-		if err := fn(j, raw); err != nil {
-			fnErr = err
-			return err
-		}
-		if j.State.Terminal() {
-			final, done = j, true
-			return errFollowDone
-		}
-		return nil
-	}
-	for {
-		err := a.stream(ctx, id, lastEventID, onEvent)
-		switch {
-		case done:
-			return final, nil
-		case fnErr != nil:
-			return tuplebroker.Job{}, fnErr
-		case ctx.Err() != nil:
-			return tuplebroker.Job{}, ctx.Err()
-		}
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests &&
-			ae.Status != http.StatusRequestTimeout {
 			return tuplebroker.Job{}, err
 		}
-		if err == nil {
-			err = errors.New("the event stream ended before the job did")
+		if err := fn(ev.Job, ev.Raw); err != nil {
+			return tuplebroker.Job{}, err
 		}
-		fails++
-		if fails >= followRetries {
-			return tuplebroker.Job{}, fmt.Errorf("following job %s: %w (gave up after %d attempts)", id, err, fails)
-		}
-		pause := min(250*time.Millisecond<<fails, 5*time.Second)
-		if a.notes != nil {
-			fmt.Fprintf(a.notes, "tuplebroker: following job %s: %s; reopening in %s\n", clean(id), clean(err.Error()), pause)
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return tuplebroker.Job{}, ctx.Err()
-		case <-t.C:
+		if ev.State.Terminal() {
+			return ev.Job, nil
 		}
 	}
-}
-
-// stream opens the event stream of job id once and hands its events to
-// onEvent until it ends. The answer must come within --timeout; the stream
-// is dropped when silent for max(--timeout, sseMinIdle).
-func (a *apiClient) stream(ctx context.Context, id, lastEventID string, onEvent func(sseEvent) error) error {
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	watchdog := time.AfterFunc(a.timeout, cancel)
-	defer watchdog.Stop()
-
-	target := a.endpoint(nil, "v1", "jobs", id, "events")
-	hdr := http.Header{"Accept": {"text/event-stream"}, "Cache-Control": {"no-cache"}}
-	if lastEventID != "" {
-		hdr.Set("Last-Event-ID", lastEventID)
-	}
-	req, err := a.newRequest(sctx, http.MethodGet, target, hdr, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return a.transportError(ctx, sctx, http.MethodGet, target, a.timeout, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, err := readLimited(resp.Body, maxResponse, "the response to GET "+target)
-		if err != nil {
-			return a.transportError(ctx, sctx, http.MethodGet, target, a.timeout, err)
-		}
-		return a.errorFrom(response{Status: resp.StatusCode, Header: resp.Header, Body: b})
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
-		return fmt.Errorf("GET %s: answered %q, not an event stream", target, clean(resp.Header.Get("Content-Type")))
-	}
-	idle := max(a.timeout, sseMinIdle)
-	watchdog.Reset(idle)
-	body := &idleReader{ReadCloser: resp.Body, t: watchdog, d: idle}
-	err = readSSE(sctx, body, sseDefaultLimit, onEvent)
-	if errors.Is(err, errFollowDone) {
-		return nil
-	}
-	if ctx.Err() == nil && sctx.Err() != nil {
-		return fmt.Errorf("GET %s: no data for %s", target, idle)
-	}
-	return err
-}
-
-// idleReader pushes its timer back by d on every read that returns data.
-type idleReader struct {
-	io.ReadCloser
-	t *time.Timer
-	d time.Duration
-}
-
-func (r *idleReader) Read(p []byte) (int, error) {
-	n, err := r.ReadCloser.Read(p)
-	if n > 0 {
-		r.t.Reset(r.d)
-	}
-	return n, err
+	return tuplebroker.Job{}, errors.New("the event stream ended before the job did")
 }

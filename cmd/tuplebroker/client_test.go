@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tuplebroker"
+	"tuplebroker/client"
 )
 
 func TestParseURLs(t *testing.T) {
@@ -64,35 +69,6 @@ func TestParseURLs(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parseURLs(%q) error %v, want one mentioning %q", tt.in, err, tt.want)
 		}
-	}
-}
-
-func TestEndpoint(t *testing.T) {
-	for _, tt := range []struct {
-		base string
-		segs []string
-		want string
-	}{
-		{"http://a:8080", []string{"v1", "jobs"}, "http://a:8080/v1/jobs"},
-		{"http://a:8080/", []string{"v1", "jobs"}, "http://a:8080/v1/jobs"},
-		{"https://a/tb/", []string{"v1", "jobs", "x"}, "https://a/tb/v1/jobs/x"},
-		// An ID cannot step out of /v1/jobs/ or inject a query.
-		{"http://a", []string{"v1", "jobs", "../../healthz?x", "events"}, "http://a/v1/jobs/..%2F..%2Fhealthz%3Fx/events"},
-		{"http://a/p%20q", []string{"v1", "jobs", "a b"}, "http://a/p%20q/v1/jobs/a%20b"},
-	} {
-		urls, err := parseURLs([]string{tt.base})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := &apiClient{base: urls[0]}
-		if got := a.endpoint(nil, tt.segs...); got != tt.want {
-			t.Errorf("endpoint(%s, %q) = %s, want %s", tt.base, tt.segs, got, tt.want)
-		}
-	}
-	urls, _ := parseURLs([]string{"http://a"})
-	a := &apiClient{base: urls[0]}
-	if got, want := a.endpoint(map[string][]string{"wait": {"10s"}}, "v1", "jobs"), "http://a/v1/jobs?wait=10s"; got != want {
-		t.Errorf("endpoint with query = %s, want %s", got, want)
 	}
 }
 
@@ -244,12 +220,12 @@ func TestResolveToken(t *testing.T) {
 }
 
 func TestRenderProblem(t *testing.T) {
-	p := problem{
+	p := client.Problem{
 		Type:   "https://tuplebroker.dev/problems/invalid-jsdl",
 		Title:  "Invalid JSDL document",
 		Status: 400,
 		Detail: "the document is not valid JSDL 1.0",
-		Errors: []problemError{
+		Errors: []client.FieldError{
 			{Path: "JobDefinition/JobDescription/Application", Reason: "no executable"},
 			{Path: "", Reason: "too deep"},
 		},
@@ -263,45 +239,74 @@ func TestRenderProblem(t *testing.T) {
 	if got != want {
 		t.Errorf("renderProblem:\n got %q\nwant %q", got, want)
 	}
-	if got, want := renderProblem(404, problem{}, ""), "error: 404 Not Found"; got != want {
+	if got, want := renderProblem(404, client.Problem{}, ""), "error: 404 Not Found"; got != want {
 		t.Errorf("no title: %q, want %q", got, want)
 	}
-	if got, want := renderProblem(599, problem{}, ""), "error: 599"; got != want {
+	if got, want := renderProblem(599, client.Problem{}, ""), "error: 599"; got != want {
 		t.Errorf("unknown status: %q, want %q", got, want)
 	}
 	// Escape sequences from the server do not reach the terminal.
-	got = renderProblem(400, problem{Title: "Bad\x1b[31m", Detail: "x\ny", Errors: []problemError{{Path: "p\x07", Reason: "r"}}}, "")
+	got = renderProblem(400, client.Problem{Title: "Bad\x1b[31m", Detail: "x\ny", Errors: []client.FieldError{{Path: "p\x07", Reason: "r"}}}, "")
 	if strings.ContainsAny(got, "\x1b\x07") || strings.Count(got, "\n") != 1 {
 		t.Errorf("control characters not cleaned: %q", got)
 	}
 }
 
-func TestErrorFrom(t *testing.T) {
-	urls, _ := parseURLs([]string{"http://a"})
-	a := &apiClient{base: urls[0], tokenSource: "/home/u/.config/tuplebroker/token"}
-	hdr := func(ct string) http.Header { return http.Header{"Content-Type": {ct}} }
-
-	e := a.errorFrom(response{Status: 422, Header: hdr("application/problem+json; charset=utf-8"),
-		Body: []byte(`{"type":"https://tuplebroker.dev/problems/unservable","title":"Unservable requirements","status":422,"detail":"no agent can run it","unmet":["os=WINNT"]}`)})
-	if got, want := e.Error(), "error: 422 Unservable requirements: no agent can run it\n  unmet: os=WINNT"; got != want {
+// TestErrorAnswers: how error answers are shown, from what the client
+// makes of a factory's (or a proxy's) body. The bodies that are no problem
+// document cannot come from a real factory: a stand-in server sends them.
+func TestErrorAnswers(t *testing.T) {
+	answers := map[string]struct {
+		status int
+		ct     string
+		body   string
+	}{
+		"unmet":    {422, "application/problem+json; charset=utf-8", `{"type":"https://tuplebroker.dev/problems/unservable","title":"Unservable requirements","status":422,"detail":"no agent can run it","unmet":["os=WINNT"]}`},
+		"token":    {401, "application/problem+json", `{"title":"Unauthorized","status":401}`},
+		"proxy":    {502, "text/html", "<html>Bad gateway</html>\n<body>..."},
+		"badjson":  {500, "application/problem+json", "{not json"},
+		"longtext": {503, "text/plain", strings.Repeat("z", 1000)},
+	}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := answers[path.Base(r.URL.Path)]
+		w.Header().Set("Content-Type", a.ct)
+		w.WriteHeader(a.status)
+		_, _ = io.WriteString(w, a.body)
+	}))
+	defer ts.Close()
+	urls, _ := parseURLs([]string{ts.URL})
+	a, err := newAPIClient(urls[0], "tok", "/home/u/.config/tuplebroker/token", client.NewHTTPClient(2), time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cli.NewContext(&cli.App{}, nil, nil)
+	c.Command = &cli.Command{Name: "status"}
+	c.Context = context.Background()
+	shown := func(id string) string {
+		t.Helper()
+		_, err := a.Job(c.Context, id)
+		err = a.fail(c, err)
+		var ec cli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != 1 {
+			t.Fatalf("%s: %#v, want a cli.ExitCoder with code 1", id, err)
+		}
+		return err.Error()
+	}
+	if got, want := shown("unmet"), "error: 422 Unservable requirements: no agent can run it\n  unmet: os=WINNT"; got != want {
 		t.Errorf("422: %q, want %q", got, want)
 	}
 	// 401 names where the token came from.
-	e = a.errorFrom(response{Status: 401, Header: hdr("application/problem+json"), Body: []byte(`{"title":"Unauthorized","status":401}`)})
-	if got := e.Error(); !strings.HasPrefix(got, "error: 401 Unauthorized\n") || !strings.Contains(got, a.tokenSource) {
+	if got := shown("token"); !strings.HasPrefix(got, "error: 401 Unauthorized\n") || !strings.Contains(got, a.tokenSource) {
 		t.Errorf("401: %q", got)
 	}
 	// A body that is no problem document (a proxy's page).
-	e = a.errorFrom(response{Status: 502, Header: hdr("text/html"), Body: []byte("<html>Bad gateway</html>\n<body>...")})
-	if got, want := e.Error(), "error: 502 Bad Gateway: <html>Bad gateway</html>"; got != want {
+	if got, want := shown("proxy"), "error: 502 Bad Gateway: <html>Bad gateway</html>"; got != want {
 		t.Errorf("502: %q, want %q", got, want)
 	}
-	e = a.errorFrom(response{Status: 500, Header: hdr("application/problem+json"), Body: []byte("{not json")})
-	if got, want := e.Error(), "error: 500 Internal Server Error: {not json"; got != want {
+	if got, want := shown("badjson"), "error: 500 Internal Server Error: {not json"; got != want {
 		t.Errorf("bad problem JSON: %q, want %q", got, want)
 	}
-	e = a.errorFrom(response{Status: 503, Header: hdr("text/plain"), Body: []byte(strings.Repeat("z", 1000))})
-	if got := e.Error(); len(got) > 300 {
+	if got := shown("longtext"); len(got) > 300 {
 		t.Errorf("long body not cut: %d bytes", len(got))
 	}
 }
@@ -310,23 +315,32 @@ func TestExitError(t *testing.T) {
 	c := cli.NewContext(&cli.App{}, nil, nil)
 	c.Command = &cli.Command{Name: "submit"}
 	c.Context = context.Background()
-	ae := &apiError{Status: 409, Problem: problem{Title: "Conflict", Detail: "same key, different document"}}
-	err := exitError(c, ae)
+	ce := &client.Error{StatusCode: 409, Problem: client.Problem{Title: "Conflict", Detail: "same key, different document"}}
+	err := exitError(c, fmt.Errorf("wrapped: %w", ce), "")
 	var ec cli.ExitCoder
 	if !errors.As(err, &ec) || ec.ExitCode() != 1 {
-		t.Fatalf("exitError(apiError) = %#v, want a cli.ExitCoder with code 1", err)
+		t.Fatalf("exitError(client.Error) = %#v, want a cli.ExitCoder with code 1", err)
 	}
 	if got, want := err.Error(), "error: 409 Conflict: same key, different document"; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
-	var back *apiError
-	if !errors.As(err, &back) || back != ae {
-		t.Error("the apiError is not reachable with errors.As")
+	var back *client.Error
+	if !errors.As(err, &back) || back != ce {
+		t.Error("the client.Error is not reachable with errors.As")
 	}
-	if got := exitError(c, errors.New("dial tcp: refused")).Error(); got != "submit: dial tcp: refused" {
+	if !errors.Is(err, tuplebroker.ErrConflict) {
+		t.Error("a 409 does not match tuplebroker.ErrConflict")
+	}
+	if got := exitError(c, errors.New("dial tcp: refused"), "").Error(); got != "submit: dial tcp: refused" {
 		t.Errorf("plain error: %q", got)
 	}
-	if exitError(c, nil) != nil {
+	// A request without an answer in time names the flag.
+	te := &client.TimeoutError{Method: "POST", URL: "http://a/v1/jobs", Limit: 40 * time.Second}
+	if got, want := exitError(c, fmt.Errorf("following job g: %w (gave up after 5 attempts)", te), "").Error(),
+		"submit: following job g: POST http://a/v1/jobs: no answer within 40s (--timeout) (gave up after 5 attempts)"; got != want {
+		t.Errorf("timeout: %q, want %q", got, want)
+	}
+	if exitError(c, nil, "") != nil {
 		t.Error("exitError(nil) != nil")
 	}
 }
@@ -392,20 +406,6 @@ func TestWriteJobTable(t *testing.T) {
 		"g1  Pending  -          -         -\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
-	}
-}
-
-func TestDecodeJob(t *testing.T) {
-	j, raw, err := decodeJob([]byte("{\n  \"id\": \"g\",\n  \"state\": \"Running\",\n  \"future_field\": 1\n}"))
-	if err != nil || j.ID != "g" || j.State != tuplebroker.Running {
-		t.Fatalf("decodeJob: %+v %v", j, err)
-	}
-	// --json prints the server's JSON as is, on one line.
-	if got, want := string(raw), `{"id":"g","state":"Running","future_field":1}`; got != want {
-		t.Errorf("raw %s, want %s", got, want)
-	}
-	if _, _, err := decodeJob([]byte("<html>")); err == nil {
-		t.Error("decodeJob accepted HTML")
 	}
 }
 

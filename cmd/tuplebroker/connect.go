@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v2"
 
 	"tuplebroker/space"
@@ -83,9 +78,9 @@ func openSpace(c *cli.Context, log *slog.Logger) (*space.Space, func(), error) {
 
 // dial connects to the NATS servers at urls if set, else to the tuplespace in
 // the data dir dirFlag ("" meaning the default).
-func dial(ctx context.Context, urls, dirFlag string, log *slog.Logger) (*nats.Conn, func(), error) {
+func dial(ctx context.Context, urls, dirFlag string, log *slog.Logger) (*space.Conn, func(), error) {
 	if urls != "" {
-		nc, err := space.Connect(urls, nats.Timeout(dialTimeout), nats.Name("tuplebroker-cli"))
+		nc, err := space.Dial(urls, "tuplebroker-cli", dialTimeout)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -101,43 +96,24 @@ func dial(ctx context.Context, urls, dirFlag string, log *slog.Logger) (*nats.Co
 // adoptBucket returns a space configuration matching the existing bucket, so
 // that opening the space neither creates the bucket nor changes its settings
 // (space.Open creates or updates the bucket to the configuration it is given).
-func adoptBucket(ctx context.Context, nc *nats.Conn, bucket string) (space.Config, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return space.Config{}, fmt.Errorf("jetstream: %w", err)
-	}
-	kv, err := js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
+func adoptBucket(ctx context.Context, nc *space.Conn, bucket string) (space.Config, error) {
+	cfg, err := space.ExistingConfig(ctx, nc, bucket)
+	if errors.Is(err, space.ErrNoBucket) {
 		return space.Config{}, fmt.Errorf("no tuplespace: bucket %q does not exist", bucket)
 	}
-	if err != nil {
-		return space.Config{}, fmt.Errorf("bucket %q: %w", bucket, err)
-	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return space.Config{}, fmt.Errorf("bucket %q: %w", bucket, err)
-	}
-	kc := st.Config()
-	cfg := space.DefaultConfig()
-	cfg.Bucket = bucket
-	cfg.Replicas = kc.Replicas
-	cfg.Memory = kc.Storage == jetstream.MemoryStorage
-	if kc.LimitMarkerTTL >= time.Second {
-		cfg.MarkerTTL = kc.LimitMarkerTTL
-	}
-	return cfg, nil
+	return cfg, err
 }
 
 // dialDataDir connects to the tuplespace stored in dir: to the broker that
 // holds dir's lock if one runs (through DIR/nats.url), else to a NATS server
 // started in-process on dir's store, without a listener, so that a stopped
 // broker's data can be inspected.
-func dialDataDir(ctx context.Context, dir string, log *slog.Logger) (*nats.Conn, func(), error) {
-	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no tuplespace store in %s (has `tuplebroker serve` run there?)", dir)
-		}
+func dialDataDir(ctx context.Context, dir string, log *slog.Logger) (*space.Conn, func(), error) {
+	switch ok, err := space.HasStore(dir); {
+	case err != nil:
 		return nil, nil, fmt.Errorf("data dir: %w", err)
+	case !ok:
+		return nil, nil, fmt.Errorf("no tuplespace store in %s (has `tuplebroker serve` run there?)", dir)
 	}
 	release, err := lockDataDir(dir)
 	switch {
@@ -154,14 +130,14 @@ func dialDataDir(ctx context.Context, dir string, log *slog.Logger) (*nats.Conn,
 		if err != nil {
 			return nil, nil, err
 		}
-		nc, err := space.Connect(url, nats.Timeout(dialTimeout), nats.Name("tuplebroker-cli"))
+		nc, err := space.Dial(url, "tuplebroker-cli", dialTimeout)
 		if err != nil {
 			return nil, nil, fmt.Errorf("broker serving %s: %w", dir, err)
 		}
 		return nc, nc.Close, nil
 	case errors.Is(err, errLockUnsupported):
 		if url, err := readDataDirFile(dir, natsURLFile); err == nil {
-			if nc, err := space.Connect(url, nats.Timeout(dialTimeout), nats.Name("tuplebroker-cli")); err == nil {
+			if nc, err := space.Dial(url, "tuplebroker-cli", dialTimeout); err == nil {
 				return nc, nc.Close, nil
 			}
 		}
@@ -173,12 +149,12 @@ func dialDataDir(ctx context.Context, dir string, log *slog.Logger) (*nats.Conn,
 
 // embeddedConn starts a NATS server on dir's store with no listener and
 // connects to it in-process.
-func embeddedConn(dir string) (*nats.Conn, func(), error) {
+func embeddedConn(dir string) (*space.Conn, func(), error) {
 	srv, err := space.StartServer(space.ServerConfig{Name: "tuplebroker-inspect", DataDir: dir, Port: -1})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
-	nc, err := srv.Connect(nats.Name("tuplebroker-cli"))
+	nc, err := srv.Dial("tuplebroker-cli")
 	if err != nil {
 		srv.Shutdown()
 		return nil, nil, fmt.Errorf("open store in %s: %w", dir, err)

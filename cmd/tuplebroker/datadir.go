@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// Files that `serve` keeps in its data dir besides JetStream's store
-// (DIR/jetstream). nats.url and http.addr exist while the broker runs; lock
+// Files that `serve` keeps in its data dir besides the space's store
+// (space.HasStore). nats.url and http.addr exist while the broker runs; lock
 // is held (flock) by the process that owns the store.
 const (
 	natsURLFile  = "nats.url"

@@ -2,16 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"tuplebroker/space"
 )
@@ -26,70 +17,12 @@ type kvBaseline struct {
 // kvBaselineFor is how long each baseline measurement runs.
 const kvBaselineFor = 2 * time.Second
 
-// measureKV puts 256-byte values into a scratch file-storage bucket on the
-// server at url, one at a time and then 8 in flight, and deletes the bucket.
+// measureKV measures the raw KV put rate on the server at url, kvBaselineFor
+// with one put in flight and as long with 8 (space.MeasureKVBaseline).
 func measureKV(ctx context.Context, url string) (*kvBaseline, error) {
-	nc, err := space.Connect(url, nats.Name("tuplebroker-bench-baseline"))
+	b, err := space.MeasureKVBaseline(ctx, url, kvBaselineFor)
 	if err != nil {
 		return nil, err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	bucket := "bench_baseline_" + uuid.NewString()[:8]
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	kv, err := js.CreateKeyValue(cctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Storage: jetstream.FileStorage})
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("create scratch bucket: %w", err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = js.DeleteKeyValue(dctx, bucket)
-	}()
-	val := make([]byte, 256)
-	run := func(workers int) (float64, error) {
-		var n atomic.Int64
-		var firstErr error
-		var once sync.Once
-		var wg sync.WaitGroup
-		start := time.Now()
-		end := start.Add(kvBaselineFor)
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				for i := 0; time.Now().Before(end); i++ {
-					pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-					_, err := kv.Put(pctx, "k"+strconv.Itoa(w)+"."+strconv.Itoa(i%1000), val)
-					cancel()
-					if err != nil {
-						once.Do(func() { firstErr = err })
-						return
-					}
-					n.Add(1)
-				}
-			}(w)
-		}
-		wg.Wait()
-		if firstErr != nil {
-			return 0, firstErr
-		}
-		return float64(n.Load()) / time.Since(start).Seconds(), nil
-	}
-	seq, err := run(1)
-	if err != nil {
-		return nil, fmt.Errorf("put: %w", err)
-	}
-	par, err := run(8)
-	if err != nil {
-		return nil, fmt.Errorf("put: %w", err)
-	}
-	if seq == 0 || par == 0 {
-		return nil, errors.New("no put completed")
-	}
-	return &kvBaseline{Seq: seq, Par8: par}, nil
+	return &kvBaseline{Seq: b.Seq, Par8: b.Par8}, nil
 }

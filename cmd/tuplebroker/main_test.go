@@ -121,8 +121,8 @@ func (b *broker) stop(t *testing.T) error {
 	}
 }
 
-// client opens a space on its own TCP connection to url.
-func client(t *testing.T, url string) *space.Space {
+// openClientSpace opens a space on its own TCP connection to url.
+func openClientSpace(t *testing.T, url string) *space.Space {
 	t.Helper()
 	nc, err := space.Connect(url)
 	if err != nil {
@@ -256,7 +256,7 @@ func TestServeAndInspect(t *testing.T) {
 		t.Fatalf("nats.url = %q", b.natsURL)
 	}
 
-	sp := client(t, b.natsURL)
+	sp := openClientSpace(t, b.natsURL)
 	req := newRequest()
 	reqKey := write(t, sp, req, space.Forever)
 	resp := &tuplebroker.Response{GUID: uuid.NewString(), UID: "bob", Agent: "a1", Backend: "slurm", BackendJobID: "42", Submitted: time.Now().UTC()}

@@ -1,20 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"tuplebroker"
+	"tuplebroker/client"
 	"tuplebroker/space"
 )
 
@@ -24,8 +23,7 @@ const poolToken = "pool-test-token-0123456789abcdef"
 // factory on a loopback port, a manager node and the configured agents.
 type testPool struct {
 	p    *pool
-	base string
-	hc   *http.Client
+	cl   *client.Client
 	done chan error
 }
 
@@ -59,10 +57,13 @@ func startPool(t testing.TB, cfg poolConfig) *testPool {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	cl, err := client.New("http://"+ln.Addr().String(), poolToken, client.WithTimeout(time.Minute), client.WithHTTPClient(client.NewHTTPClient(32)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tp := &testPool{
 		p:    &pool{cfg: cfg, log: log, nc: nc, sp: sp, listener: ln, tokensFile: tokens, manager: true, agents: cfg.Agents},
-		base: "http://" + ln.Addr().String(),
-		hc:   &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
+		cl:   cl,
 		done: make(chan error, 1),
 	}
 	ready := make(chan struct{})
@@ -89,47 +90,18 @@ func startPool(t testing.TB, cfg poolConfig) *testPool {
 
 func (tp *testPool) submit(t testing.TB, doc []byte, priority int) tuplebroker.Job {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, tp.base+"/v1/jobs?wait=0", bytes.NewReader(doc))
+	s, err := tp.cl.Submit(context.Background(), doc, client.SubmitOptions{Priority: priority, Wait: client.NoWait})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("POST: %v", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+poolToken)
-	req.Header.Set("Content-Type", "application/xml")
-	if priority != 0 {
-		req.Header.Set("Priority", strconv.Itoa(priority))
-	}
-	resp, err := tp.hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST: %d %s", resp.StatusCode, b)
-	}
-	var j tuplebroker.Job
-	if err := json.Unmarshal(b, &j); err != nil {
-		t.Fatal(err)
-	}
-	return j
+	return s.Job
 }
 
 func (tp *testPool) get(t testing.TB, id string) tuplebroker.Job {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, tp.base+"/v1/jobs/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+poolToken)
-	resp, err := tp.hc.Do(req)
+	j, err := tp.cl.Job(context.Background(), id)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", id, resp.StatusCode, b)
-	}
-	var j tuplebroker.Job
-	if err := json.Unmarshal(b, &j); err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET %s: %v", id, err)
 	}
 	return j
 }
@@ -286,19 +258,17 @@ func TestPushAndFallback(t *testing.T) {
 	}
 }
 
+// cancel cancels the job and returns the answer's status and job.
 func (tp *testPool) cancel(t *testing.T, id string) (int, tuplebroker.Job) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, tp.base+"/v1/jobs/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+poolToken)
-	resp, err := tp.hc.Do(req)
+	j, err := tp.cl.Cancel(context.Background(), id)
+	if ce := (*client.Error)(nil); errors.As(err, &ce) {
+		return ce.StatusCode, tuplebroker.Job{}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var j tuplebroker.Job
-	_ = json.Unmarshal(b, &j)
-	return resp.StatusCode, j
+	return http.StatusOK, j
 }
 
 func (tp *testPool) waitFor(t *testing.T, id string, ok func(tuplebroker.Job) bool, within time.Duration) tuplebroker.Job {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 
-	"github.com/nats-io/nats.go"
 	"github.com/urfave/cli/v2"
 
 	"tuplebroker/space"
@@ -139,7 +138,7 @@ func runRole(c *cli.Context, setup func(*pool) error) error {
 	if err := setup(p); err != nil {
 		return err
 	}
-	nc, err := space.Connect(c.String("nats"), nats.Timeout(dialTimeout), nats.Name("tuplebroker-"+c.Command.Name))
+	nc, err := space.Dial(c.String("nats"), "tuplebroker-"+c.Command.Name, dialTimeout)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 
 	"tuplebroker/agents"
 	"tuplebroker/agents/gridengine"
@@ -35,7 +34,7 @@ import (
 type pool struct {
 	cfg   poolConfig
 	log   *slog.Logger
-	nc    *nats.Conn
+	nc    *space.Conn
 	sp    *space.Space
 	names *space.Names
 	bus   *bus.Bus

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/urfave/cli/v2"
 
 	"tuplebroker/factory"
@@ -209,7 +208,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return fmt.Errorf("start NATS server: %w", err)
 	}
 	defer srv.Shutdown()
-	nc, err := srv.Connect(nats.Name("tuplebroker-serve"))
+	nc, err := srv.Dial("tuplebroker-serve")
 	if err != nil {
 		return fmt.Errorf("connect to NATS server: %w", err)
 	}
@@ -325,7 +324,7 @@ type healthz struct {
 	Tuples int    `json:"tuples"`
 }
 
-func newHTTPHandler(sp *space.Space, nc *nats.Conn) http.Handler {
+func newHTTPHandler(sp *space.Space, nc *space.Conn) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h, code := healthz{Status: "ok"}, http.StatusOK
