@@ -26,7 +26,6 @@ import (
 type Backend struct {
 	name         string
 	capabilities []string
-	caps         map[string]bool
 	root         string
 	slots        int
 	grace        time.Duration
@@ -109,7 +108,6 @@ func New(cfg Config) (*Backend, error) {
 	b := &Backend{
 		name:         cfg.Name,
 		capabilities: slices.Clone(cfg.Capabilities),
-		caps:         make(map[string]bool, len(cfg.Capabilities)),
 		root:         cfg.Root,
 		slots:        cfg.Slots,
 		grace:        cfg.KillGrace,
@@ -120,9 +118,6 @@ func New(cfg Config) (*Backend, error) {
 		jobs:         make(map[string]*job),
 		byGUID:       make(map[string]*job),
 		starting:     make(map[string]bool),
-	}
-	for _, c := range cfg.Capabilities {
-		b.caps[c] = true
 	}
 	return b, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"tuplebroker"
 	"tuplebroker/agents"
+	"tuplebroker/jsdl"
 )
 
 const timeout = 10 * time.Second
@@ -462,8 +463,8 @@ func TestAccepts(t *testing.T) {
 	b := newBackend(t, Config{})
 	host, _ := os.Hostname()
 	res := "<jsdl:Resources><jsdl:OperatingSystem><jsdl:OperatingSystemType><jsdl:OperatingSystemName>" +
-		string(jsdlOS(runtime.GOOS)) + "</jsdl:OperatingSystemName></jsdl:OperatingSystemType></jsdl:OperatingSystem>" +
-		"<jsdl:CPUArchitecture><jsdl:CPUArchitectureName>" + string(jsdlArch(runtime.GOARCH)) +
+		string(jsdl.GoOS(runtime.GOOS)) + "</jsdl:OperatingSystemName></jsdl:OperatingSystemType></jsdl:OperatingSystem>" +
+		"<jsdl:CPUArchitecture><jsdl:CPUArchitectureName>" + string(jsdl.GoArch(runtime.GOARCH)) +
 		"</jsdl:CPUArchitectureName></jsdl:CPUArchitecture>" +
 		"<jsdl:CandidateHosts><jsdl:HostName>elsewhere.example.invalid</jsdl:HostName><jsdl:HostName>" + esc(host) +
 		"</jsdl:HostName></jsdl:CandidateHosts></jsdl:Resources>"

@@ -59,59 +59,44 @@ func currentIdentity() identity {
 	return id
 }
 
-// app is the part of a POSIX or HPC Profile application the backend uses.
-type app struct {
-	exe                 jsdl.FileName
-	args                []jsdl.Argument
-	in, out, errf, wd   jsdl.FileName
-	env                 []jsdl.Environment
-	wall                *uint64
-	userName, groupName string
-}
-
-// prepare checks that the job can run here and translates it. Its errors
-// wrap tuplebroker.ErrRejected.
+// prepare translates the job, which agents.Admit has admitted, and checks
+// what only this machine can tell (executable, directories, identity,
+// hosts). Its errors wrap tuplebroker.ErrRejected.
 func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	if def == nil {
 		return nil, rejectf("job has no definition")
 	}
 	desc := &def.JobDescription
-	a, err := pickApp(def)
+	a, err := def.Program()
 	if err != nil {
-		return nil, err
+		return nil, rejectf("%v", err)
 	}
-	if len(desc.DataStaging) > 0 {
-		return nil, rejectf("job has %d DataStaging element(s); the local backend cannot stage files", len(desc.DataStaging))
-	}
-	for _, req := range def.Requirements() {
-		k, _, _ := strings.Cut(req, "=")
-		if (k == "os" || k == "arch") && !b.caps[req] {
-			return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(b.capList(k), ", "))
-		}
+	if a.SPMD != nil {
+		return nil, rejectf("SPMD (parallel) applications are not supported by the local backend")
 	}
 	if err := b.checkHosts(desc.Resources); err != nil {
 		return nil, err
 	}
-	if err := b.checkIdentity(a.userName, a.groupName); err != nil {
+	if err := b.checkIdentity(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	s := &spec{}
 	if r := desc.Resources; r != nil && r.ExclusiveExecution != nil {
 		s.exclusive = *r.ExclusiveExecution
 	}
-	if a.wall != nil {
+	if wall := a.WallTimeLimit(); wall != nil {
 		s.hasWall = true
-		if *a.wall >= uint64(math.MaxInt64/int64(time.Second)) {
+		if *wall >= uint64(math.MaxInt64/int64(time.Second)) {
 			s.hasWall = false // longer than time.Duration can hold: no limit
 		} else {
-			s.wall = time.Duration(*a.wall) * time.Second
+			s.wall = time.Duration(*wall) * time.Second
 		}
 	}
 
 	// Working directory.
 	s.dir = b.root
-	if a.wd.Path != "" {
-		p, err := onFS(desc.Resources, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+	if a.WorkingDirectory.Path != "" {
+		p, err := onFS(desc.Resources, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
@@ -130,9 +115,9 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 
 	// Environment: the base, overridden by the JSDL entries.
 	jobPATH := basePATH
-	set := make(map[string]bool, len(a.env))
+	set := make(map[string]bool, len(a.Environment))
 	var jenv []string
-	for _, e := range a.env {
+	for _, e := range a.Environment {
 		v, err := onFS(desc.Resources, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
 			return nil, err
@@ -161,7 +146,7 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	s.env = append(s.env, jenv...)
 
 	// Executable and arguments.
-	exe, err := onFS(desc.Resources, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := onFS(desc.Resources, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
 		return nil, err
 	}
@@ -171,9 +156,9 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	if s.path, err = lookExecutable(exe, s.dir, jobPATH); err != nil {
 		return nil, err
 	}
-	s.argv = make([]string, 0, 1+len(a.args))
+	s.argv = make([]string, 0, 1+len(a.Argument))
 	s.argv = append(s.argv, exe)
-	for i, arg := range a.args {
+	for i, arg := range a.Argument {
 		v, err := onFS(desc.Resources, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return nil, err
@@ -198,58 +183,16 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 		}
 		return absIn(s.dir, p), nil
 	}
-	if s.in, err = stream(a.in, "Input"); err != nil {
+	if s.in, err = stream(a.Input, "Input"); err != nil {
 		return nil, err
 	}
-	if s.out, err = stream(a.out, "Output"); err != nil {
+	if s.out, err = stream(a.Output, "Output"); err != nil {
 		return nil, err
 	}
-	if s.errf, err = stream(a.errf, "Error"); err != nil {
+	if s.errf, err = stream(a.Error, "Error"); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// pickApp returns the application to run, or a rejection.
-func pickApp(def *jsdl.JobDefinition) (*app, error) {
-	ja := &def.JobDescription.Application
-	switch {
-	case ja.SPMD != nil:
-		return nil, rejectf("SPMD (parallel) applications are not supported by the local backend")
-	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
-		p := ja.POSIX
-		return &app{
-			exe: p.Executable, args: p.Argument,
-			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
-			env: p.Environment, wall: p.WallTimeLimit,
-			userName: p.UserName, groupName: p.GroupName,
-		}, nil
-	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
-		h := ja.HPCProfile
-		return &app{
-			exe: h.Executable, args: h.Argument,
-			in: h.Input, out: h.Output, errf: h.Error, wd: h.WorkingDirectory,
-			env: h.Environment, userName: h.UserName,
-		}, nil
-	case ja.ApplicationName != "":
-		return nil, rejectf("job names application %q but no executable; the local backend runs only executables", ja.ApplicationName)
-	default:
-		return nil, rejectf("job has no executable")
-	}
-}
-
-// capList returns the capabilities with key k, for messages.
-func (b *Backend) capList(k string) []string {
-	var l []string
-	for _, c := range b.capabilities {
-		if strings.HasPrefix(c, k+"=") {
-			l = append(l, c)
-		}
-	}
-	if len(l) == 0 {
-		l = []string{"no " + k + "= label"}
-	}
-	return l
 }
 
 // checkHosts rejects a job whose CandidateHosts do not name this host.
