@@ -57,8 +57,6 @@ func currentIdentity() identity {
 // CandidateHosts.
 type translator struct {
 	partition string
-	caps      map[string]bool
-	capList   []string
 	root      string // absolute
 	srun      string
 	// export is sbatch's --export value: "ALL" passes sbatch's own
@@ -82,44 +80,9 @@ const (
 	mib           = 1 << 20
 )
 
-// app is the part of a POSIX, HPC Profile or SPMD application used here.
-type app struct {
-	exe                 jsdl.FileName
-	args                []jsdl.Argument
-	in, out, errf, wd   jsdl.FileName
-	env                 []jsdl.Environment
-	wall                *uint64
-	userName, groupName string
-	spmd                *jsdl.SPMDApplication
-}
-
-func pickApp(def *jsdl.JobDefinition) (*app, error) {
-	ja := &def.JobDescription.Application
-	switch {
-	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
-		p := ja.POSIX
-		return &app{exe: p.Executable, args: p.Argument, in: p.Input, out: p.Output, errf: p.Error,
-			wd: p.WorkingDirectory, env: p.Environment, wall: p.WallTimeLimit,
-			userName: p.UserName, groupName: p.GroupName}, nil
-	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
-		h := ja.HPCProfile
-		return &app{exe: h.Executable, args: h.Argument, in: h.Input, out: h.Output, errf: h.Error,
-			wd: h.WorkingDirectory, env: h.Environment, userName: h.UserName}, nil
-	case ja.SPMD != nil && ja.SPMD.Executable.Path != "":
-		s := ja.SPMD
-		return &app{exe: s.Executable, args: s.Argument, in: s.Input, out: s.Output, errf: s.Error,
-			wd: s.WorkingDirectory, env: s.Environment, wall: s.WallTimeLimit,
-			userName: s.UserName, groupName: s.GroupName, spmd: s}, nil
-	case ja.ApplicationName != "":
-		return nil, rejectf("job names application %q but no executable; the Slurm backend runs only executables", ja.ApplicationName)
-	default:
-		return nil, rejectf("job has no executable")
-	}
-}
-
-// translate checks that the job can run here and translates it. nodes are
-// the partition's nodes, needed only when the job names CandidateHosts.
-// Errors wrap tuplebroker.ErrRejected.
+// translate translates a job agents.Admit has admitted. nodes are the
+// partition's nodes, needed only when the job names CandidateHosts. Errors
+// wrap tuplebroker.ErrRejected.
 func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []node) (*submission, error) {
 	if !safeToken(guid) {
 		return nil, rejectf("job GUID %q is not a plain name", guid)
@@ -128,31 +91,19 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 		return nil, rejectf("job has no definition")
 	}
 	desc := &def.JobDescription
-	a, err := pickApp(def)
+	a, err := def.Program()
 	if err != nil {
-		return nil, err
+		return nil, rejectf("%v", err)
 	}
-	if len(desc.DataStaging) > 0 {
-		return nil, rejectf("job has %d DataStaging element(s); the Slurm backend cannot stage files", len(desc.DataStaging))
-	}
-	for _, req := range def.Requirements() {
-		k, _, _ := strings.Cut(req, "=")
-		switch k {
-		case "os", "arch", "exclusive", "spmd":
-			if !t.caps[req] {
-				return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(t.capsWith(k), ", "))
-			}
-		}
-	}
-	if err := t.checkIdentity(a.userName, a.groupName); err != nil {
+	if err := t.checkIdentity(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	res := desc.Resources
 
 	// Working directory: resolved here, entered by the script.
 	wd := t.root
-	if a.wd.Path != "" {
-		p, err := onFS(res, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+	if a.WorkingDirectory.Path != "" {
+		p, err := onFS(res, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
@@ -188,11 +139,11 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 
 // resourceArgs translates the wall time, CPU, memory, exclusivity and host
 // requests into sbatch options.
-func (t *translator) resourceArgs(a *app, res *jsdl.Resources, nodes []node) ([]string, error) {
+func (t *translator) resourceArgs(a *jsdl.Program, res *jsdl.Resources, nodes []node) ([]string, error) {
 	var args []string
-	if a.wall != nil {
-		m := *a.wall / 60
-		if *a.wall%60 != 0 {
+	if wall := a.WallTimeLimit(); wall != nil {
+		m := *wall / 60
+		if *wall%60 != 0 {
 			m++
 		}
 		if m < 1 {
@@ -224,7 +175,7 @@ func (t *translator) resourceArgs(a *app, res *jsdl.Resources, nodes []node) ([]
 	if nodeCount > 0 {
 		args = append(args, "--nodes="+strconv.FormatUint(nodeCount, 10))
 	}
-	if s := a.spmd; s != nil {
+	if s := a.SPMD; s != nil {
 		var tasks, threads uint64
 		if np := s.NumberOfProcesses; np != nil {
 			tasks = np.Value
@@ -361,7 +312,7 @@ func candidateArgs(candidates []string, nodes []node, nodeCount uint64) ([]strin
 // script writes the batch script. Its first line after the shebang is a
 // command, so sbatch reads no #SBATCH directive from it; every value that
 // came from the job is single-quoted.
-func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string) ([]byte, error) {
+func (t *translator) script(guid string, a *jsdl.Program, res *jsdl.Resources, wd string) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("#!/bin/bash\n")
 	b.WriteString(": tuplebroker job " + guid + "\n")
@@ -374,15 +325,15 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 		}
 		return onFS(res, f.FilesystemName, f.Path, what)
 	}
-	in, err := stream(a.in, "Input")
+	in, err := stream(a.Input, "Input")
 	if err != nil {
 		return nil, err
 	}
-	out, err := stream(a.out, "Output")
+	out, err := stream(a.Output, "Output")
 	if err != nil {
 		return nil, err
 	}
-	errf, err := stream(a.errf, "Error")
+	errf, err := stream(a.Error, "Error")
 	if err != nil {
 		return nil, err
 	}
@@ -404,8 +355,8 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 		b.WriteString("exec " + strings.Join(redir, " ") + " || exit 1\n")
 	}
 
-	seen := make(map[string]bool, len(a.env))
-	for _, e := range a.env {
+	seen := make(map[string]bool, len(a.Environment))
+	for _, e := range a.Environment {
 		if !jsdl.IsEnvName(e.Name) {
 			return nil, rejectf("environment variable name %q is not valid", e.Name)
 		}
@@ -425,18 +376,18 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 		fmt.Fprintf(&b, "unset -v %s; export %s=%s\n", e.Name, e.Name, shellQuote(v))
 	}
 
-	exe, err := onFS(res, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := onFS(res, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
 		return nil, err
 	}
 	cmd := []string{"exec"}
-	if a.spmd != nil {
+	if a.SPMD != nil {
 		cmd = append(cmd, "--", shellQuote(t.srun), "--export=ALL", "--kill-on-bad-exit=1", "--")
 	} else {
 		cmd = append(cmd, "--")
 	}
 	cmd = append(cmd, shellQuote(exe))
-	for i, arg := range a.args {
+	for i, arg := range a.Argument {
 		v, err := onFS(res, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return nil, err
@@ -479,20 +430,6 @@ func shellQuote(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
-}
-
-// capsWith lists the offered capabilities with key k, for messages.
-func (t *translator) capsWith(k string) []string {
-	var l []string
-	for _, c := range t.capList {
-		if strings.HasPrefix(c, k+"=") {
-			l = append(l, c)
-		}
-	}
-	if len(l) == 0 {
-		l = []string{"no " + k + "= label"}
-	}
-	return l
 }
 
 // checkIdentity rejects a job asking to run as another user or group than

@@ -126,8 +126,6 @@ func New(cfg Config) (*Backend, error) {
 		spool:        cfg.Spool,
 		tr: translator{
 			partition: cfg.Partition,
-			caps:      make(map[string]bool, len(cfg.Capabilities)),
-			capList:   slices.Clone(cfg.Capabilities),
 			root:      filepath.Clean(cfg.Root),
 			srun:      cfg.Srun,
 			export:    export,
@@ -136,9 +134,6 @@ func New(cfg Config) (*Backend, error) {
 		run:       execRunner(paths, envs, cfg.CallTimeout),
 		log:       log,
 		cancelled: make(map[string]bool),
-	}
-	for _, c := range cfg.Capabilities {
-		b.tr.caps[c] = true
 	}
 	switch comp := cfg.JobComp; comp {
 	case "none":
