@@ -105,11 +105,7 @@ func New(cfg Config) (*Backend, error) {
 	b.tr = translator{
 		queue: cfg.Queue, pe: cfg.ParallelEnv, exclusive: cfg.ExclusiveResource,
 		maxSlots: cfg.MaxSlots, maxMemory: cfg.MaxMemory,
-		spmd: cfg.SPMD, capabilities: b.capabilities, caps: make(map[string]bool),
-		workDir: cfg.WorkDir, id: currentIdentity(),
-	}
-	for _, c := range cfg.Capabilities {
-		b.tr.caps[c] = true
+		spmd: cfg.SPMD, workDir: cfg.WorkDir, id: currentIdentity(),
 	}
 	b.env = []string{
 		"SGE_ROOT=" + cfg.Root,

@@ -43,8 +43,6 @@ type translator struct {
 	maxSlots             int
 	maxMemory            uint64
 	spmd                 map[string][]string
-	caps                 map[string]bool
-	capabilities         []string
 	workDir              string
 	id                   identity
 }
@@ -61,18 +59,8 @@ func quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// app is the part of an application the translation uses.
-type app struct {
-	exe                 jsdl.FileName
-	args                []jsdl.Argument
-	in, out, errf, wd   jsdl.FileName
-	env                 []jsdl.Environment
-	limits              *jsdl.POSIXApplication // nil for HPC Profile
-	userName, groupName string
-	spmd                *jsdl.SPMDApplication
-}
-
-// translate checks that the job can run on this backend and translates it.
+// translate translates a job agents.Admit has admitted, checking what only
+// the configuration can tell (exclusivity, SPMD launchers, slots, memory).
 // Its errors wrap tuplebroker.ErrRejected.
 func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submission, error) {
 	if !validGUID.MatchString(guid) {
@@ -82,31 +70,14 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submissio
 		return nil, rejectf("job has no definition")
 	}
 	desc := &def.JobDescription
-	a, err := pickApp(def)
+	a, err := def.Program()
 	if err != nil {
-		return nil, err
+		return nil, rejectf("%v", err)
 	}
-	if len(desc.DataStaging) > 0 {
-		return nil, rejectf("job has %d DataStaging element(s); the Grid Engine backend cannot stage files", len(desc.DataStaging))
+	if a.SPMD != nil && t.spmd[a.SPMD.SPMDVariation] == nil {
+		return nil, rejectf("SPMD variation %q is not supported by this backend", a.SPMD.SPMDVariation)
 	}
-	for _, req := range def.Requirements() {
-		k, v, _ := strings.Cut(req, "=")
-		switch k {
-		case "os", "arch":
-			if !t.caps[req] {
-				return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(t.capList(k), ", "))
-			}
-		case "exclusive":
-			if v == "true" && (t.exclusive == NoExclusive || !t.caps[req]) {
-				return nil, rejectf("job requires exclusive execution, which this backend does not offer")
-			}
-		case "spmd":
-			if t.spmd[v] == nil {
-				return nil, rejectf("SPMD variation %q is not supported by this backend", v)
-			}
-		}
-	}
-	if err := t.checkIdentity(a.userName, a.groupName); err != nil {
+	if err := t.checkIdentity(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	s := &submission{name: JobName(guid)}
@@ -143,8 +114,8 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submissio
 }
 
 // resources returns the "-l" requests and the slot count of a job.
-func (t *translator) resources(r *jsdl.Resources, a *app) (res []string, slots int, err error) {
-	if p := a.limits; p != nil {
+func (t *translator) resources(r *jsdl.Resources, a *jsdl.Program) (res []string, slots int, err error) {
+	if p := a.Limits; p != nil {
 		for _, l := range []struct {
 			v    *uint64
 			name string
@@ -184,7 +155,7 @@ func (t *translator) resources(r *jsdl.Resources, a *app) (res []string, slots i
 			}
 		}
 	}
-	if sp := a.spmd; sp != nil {
+	if sp := a.SPMD; sp != nil {
 		np := slots
 		if sp.NumberOfProcesses != nil && !sp.NumberOfProcesses.ActualTotalCPUCount {
 			np = clampInt(sp.NumberOfProcesses.Value)
@@ -223,6 +194,9 @@ func (t *translator) resources(r *jsdl.Resources, a *app) (res []string, slots i
 			res = append(res, "mem_free="+strconv.FormatUint(mem, 10))
 		}
 		if r.ExclusiveExecution != nil && *r.ExclusiveExecution {
+			if t.exclusive == NoExclusive {
+				return nil, 0, rejectf("job requires exclusive execution, which this backend does not offer")
+			}
 			res = append(res, t.exclusive+"=true")
 		}
 		if len(r.CandidateHosts) > 0 {
@@ -262,15 +236,15 @@ func count(rv *jsdl.RangeValue, what string) (int, error) {
 // script writes the job script. Every job-supplied string appears in it
 // once, single-quoted; nothing the job supplies is ever a directive, a
 // variable expansion or a command word outside quotes.
-func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (string, error) {
+func (t *translator) script(name string, r *jsdl.Resources, a *jsdl.Program, slots int) (string, error) {
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n")
 	b.WriteString("# Grid Engine job " + name + ", written by tuplebroker (qsub -C '': no directives are read).\n")
 	if t.workDir != "" {
 		b.WriteString("cd -- " + quote(t.workDir) + " || exit 1\n")
 	}
-	if a.wd.Path != "" {
-		wd, err := onFS(r, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+	if a.WorkingDirectory.Path != "" {
+		wd, err := onFS(r, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
 			return "", err
 		}
@@ -279,8 +253,8 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		}
 		b.WriteString("cd -- " + quote(wd) + " || exit 1\n")
 	}
-	seen := make(map[string]bool, len(a.env))
-	for _, e := range a.env {
+	seen := make(map[string]bool, len(a.Environment))
+	for _, e := range a.Environment {
 		if !jsdl.IsEnvName(e.Name) {
 			return "", rejectf("environment variable name %q is not valid", e.Name)
 		}
@@ -303,7 +277,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		f    jsdl.FileName
 		what string
 		op   string
-	}{{a.in, "Input", "<"}, {a.out, "Output", ">"}, {a.errf, "Error", "2>"}} {
+	}{{a.Input, "Input", "<"}, {a.Output, "Output", ">"}, {a.Error, "Error", "2>"}} {
 		if s.f.Path == "" {
 			continue
 		}
@@ -327,7 +301,7 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		b.WriteString("exec " + strings.Join(redir, " ") + "\n")
 	}
 
-	exe, err := onFS(r, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := onFS(r, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
 		return "", err
 	}
@@ -335,13 +309,13 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		return "", err
 	}
 	var argv []string
-	if a.spmd != nil {
-		for _, w := range t.spmd[a.spmd.SPMDVariation] {
-			argv = append(argv, strings.ReplaceAll(w, "{np}", strconv.Itoa(spmdProcesses(a.spmd, slots))))
+	if a.SPMD != nil {
+		for _, w := range t.spmd[a.SPMD.SPMDVariation] {
+			argv = append(argv, strings.ReplaceAll(w, "{np}", strconv.Itoa(spmdProcesses(a.SPMD, slots))))
 		}
 	}
 	argv = append(argv, exe)
-	for i, arg := range a.args {
+	for i, arg := range a.Argument {
 		v, err := onFS(r, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return "", err
@@ -373,55 +347,6 @@ func spmdProcesses(sp *jsdl.SPMDApplication, slots int) int {
 		return clampInt(sp.NumberOfProcesses.Value)
 	}
 	return slots
-}
-
-// pickApp returns the application to run, or a rejection.
-func pickApp(def *jsdl.JobDefinition) (*app, error) {
-	ja := &def.JobDescription.Application
-	switch {
-	case ja.SPMD != nil && ja.SPMD.Executable.Path != "":
-		p := &ja.SPMD.POSIXApplication
-		return &app{
-			exe: p.Executable, args: p.Argument,
-			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
-			env: p.Environment, limits: p,
-			userName: p.UserName, groupName: p.GroupName,
-			spmd: ja.SPMD,
-		}, nil
-	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
-		p := ja.POSIX
-		return &app{
-			exe: p.Executable, args: p.Argument,
-			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
-			env: p.Environment, limits: p,
-			userName: p.UserName, groupName: p.GroupName,
-		}, nil
-	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
-		h := ja.HPCProfile
-		return &app{
-			exe: h.Executable, args: h.Argument,
-			in: h.Input, out: h.Output, errf: h.Error, wd: h.WorkingDirectory,
-			env: h.Environment, userName: h.UserName,
-		}, nil
-	case ja.ApplicationName != "":
-		return nil, rejectf("job names application %q but no executable; the Grid Engine backend runs only executables", ja.ApplicationName)
-	default:
-		return nil, rejectf("job has no executable")
-	}
-}
-
-// capList returns the capabilities with key k, for messages.
-func (t *translator) capList(k string) []string {
-	var l []string
-	for _, c := range t.capabilities {
-		if strings.HasPrefix(c, k+"=") {
-			l = append(l, c)
-		}
-	}
-	if len(l) == 0 {
-		l = []string{"no " + k + "= label"}
-	}
-	return l
 }
 
 // identity is the broker process's user: qsub submits as this user, and

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -43,15 +44,16 @@ func markers(t *testing.T, dir string) []string {
 }
 
 func testTranslator() *translator {
-	caps := DefaultCapabilities("exclusive")
-	tr := &translator{
-		queue: "q", pe: "smp", exclusive: "exclusive", capabilities: caps, caps: map[string]bool{},
-		id: currentIdentity(),
+	return &translator{queue: "q", pe: "smp", exclusive: "exclusive", id: currentIdentity()}
+}
+
+// admitTranslate is what a job goes through in an agent: agents.Admit
+// against the default capabilities, then translate.
+func admitTranslate(tr *translator, guid string, def *jsdl.JobDefinition) (*submission, error) {
+	if err := agents.Admit(def, DefaultCapabilities("exclusive")); err != nil {
+		return nil, err
 	}
-	for _, c := range caps {
-		tr.caps[c] = true
-	}
-	return tr
+	return tr.translate(guid, def)
 }
 
 // TestScriptLiteralBytes runs a generated script with /bin/sh (no Grid
@@ -280,7 +282,7 @@ func TestTranslateRejects(t *testing.T) {
 			if guid == "" && tc.name != "guid-empty" {
 				guid = "g"
 			}
-			_, err := tr.translate(guid, parse(t, tc.doc))
+			_, err := admitTranslate(tr, guid, parse(t, tc.doc))
 			wantRejected(t, err)
 		})
 	}
