@@ -66,14 +66,11 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submissio
 	if !validGUID.MatchString(guid) {
 		return nil, rejectf("GUID %q cannot name a Grid Engine job", guid)
 	}
-	if def == nil {
-		return nil, rejectf("job has no definition")
-	}
-	desc := &def.JobDescription
-	a, err := def.Program()
+	a, err := def.Program() // nil: "job has no executable"
 	if err != nil {
 		return nil, rejectf("%v", err)
 	}
+	desc := &def.JobDescription
 	if a.SPMD != nil && t.spmd[a.SPMD.SPMDVariation] == nil {
 		return nil, rejectf("SPMD variation %q is not supported by this backend", a.SPMD.SPMDVariation)
 	}

@@ -63,14 +63,11 @@ func currentIdentity() identity {
 // what only this machine can tell (executable, directories, identity,
 // hosts). Its errors wrap tuplebroker.ErrRejected.
 func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
-	if def == nil {
-		return nil, rejectf("job has no definition")
-	}
-	desc := &def.JobDescription
-	a, err := def.Program()
+	a, err := def.Program() // nil: "job has no executable"
 	if err != nil {
 		return nil, rejectf("%v", err)
 	}
+	desc := &def.JobDescription
 	if a.SPMD != nil {
 		return nil, rejectf("SPMD (parallel) applications are not supported by the local backend")
 	}

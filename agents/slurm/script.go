@@ -87,14 +87,11 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 	if !safeToken(guid) {
 		return nil, rejectf("job GUID %q is not a plain name", guid)
 	}
-	if def == nil {
-		return nil, rejectf("job has no definition")
-	}
-	desc := &def.JobDescription
-	a, err := def.Program()
+	a, err := def.Program() // nil: "job has no executable"
 	if err != nil {
 		return nil, rejectf("%v", err)
 	}
+	desc := &def.JobDescription
 	if err := t.checkIdentity(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
