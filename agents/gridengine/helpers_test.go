@@ -200,7 +200,7 @@ func (c cell) backend(t testing.TB, mod func(*Config)) *liveBackend {
 	if mod != nil {
 		mod(&cfg)
 	}
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -214,7 +214,7 @@ func (c cell) backend(t testing.TB, mod func(*Config)) *liveBackend {
 		for _, id := range ids {
 			_ = b.Cancel(ctx, id) // finished ones: nothing happens
 		}
-		if err := b.Close(); err != nil {
+		if err := b.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})

@@ -1,6 +1,7 @@
 package gridengine
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -351,7 +352,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: Validate accepted %+v", name, c)
 		}
 	}
-	if _, err := New(Config{Bin: "/nonexistent"}); err == nil {
+	if _, err := New(context.Background(), Config{Bin: "/nonexistent"}); err == nil {
 		t.Error("New accepted a Bin without commands")
 	}
 }

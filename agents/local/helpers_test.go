@@ -92,7 +92,7 @@ func newBackend(t *testing.T, cfg Config) *Backend {
 	if cfg.Slots == 0 {
 		cfg.Slots = 8
 	}
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -21,8 +21,8 @@ import (
 )
 
 // Backend runs jobs as child processes. It implements agents.Backend,
-// agents.Finder, agents.Statuser and agents.Canceller; all methods are safe
-// for concurrent use.
+// agents.Finder, agents.Statuser, agents.Canceller, agents.Loader and
+// agents.Closer; all methods are safe for concurrent use.
 type Backend struct {
 	name         string
 	capabilities []string
@@ -53,6 +53,8 @@ var (
 	_ agents.Finder    = (*Backend)(nil)
 	_ agents.Statuser  = (*Backend)(nil)
 	_ agents.Canceller = (*Backend)(nil)
+	_ agents.Loader    = (*Backend)(nil)
+	_ agents.Closer    = (*Backend)(nil)
 )
 
 // cause is why a job is being terminated.
@@ -86,8 +88,11 @@ type job struct {
 }
 
 // New returns a backend configured by cfg, whose zero fields take the values
-// of DefaultConfig.
-func New(cfg Config) (*Backend, error) {
+// of DefaultConfig. It waits for nothing; ctx is checked first.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if cfg.Root != "" {
 		if abs, err := filepath.Abs(cfg.Root); err == nil {

@@ -549,7 +549,7 @@ func TestRetain(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	before := runtime.NumGoroutine()
-	b, err := New(Config{Root: t.TempDir(), Slots: 4})
+	b, err := New(context.Background(), Config{Root: t.TempDir(), Slots: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -697,10 +697,10 @@ func TestConfig(t *testing.T) {
 			t.Errorf("Validate(%+v) = nil", c)
 		}
 	}
-	if _, err := New(Config{Slots: -1}); err == nil {
+	if _, err := New(context.Background(), Config{Slots: -1}); err == nil {
 		t.Error("New with Slots -1 succeeded")
 	}
-	b, err := New(Config{Name: "local-a", Capabilities: []string{"os=LINUX", "custom=1"}})
+	b, err := New(context.Background(), Config{Name: "local-a", Capabilities: []string{"os=LINUX", "custom=1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -448,7 +448,7 @@ func BenchmarkLiveSubmit(bm *testing.B) {
 	if dir == "" || conf == "" {
 		bm.Skip("no live Slurm clusters")
 	}
-	b, err := New(Config{Name: "slurm-a", Conf: conf})
+	b, err := New(context.Background(), Config{Name: "slurm-a", Conf: conf})
 	if err != nil {
 		bm.Fatal(err)
 	}

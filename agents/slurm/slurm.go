@@ -64,8 +64,12 @@ var commands = []string{"sbatch", "squeue", "scancel", "sinfo"}
 
 // New returns a backend configured by cfg, whose zero fields take the values
 // of DefaultConfig. It fails if the configuration is invalid, a Slurm
-// command cannot be found, or Spool cannot be created.
-func New(cfg Config) (*Backend, error) {
+// command cannot be found, or Spool cannot be created. It runs no Slurm
+// command; ctx is checked first.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
