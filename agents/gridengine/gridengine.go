@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	b.tr = translator{
 		queue: cfg.Queue, pe: cfg.ParallelEnv, exclusive: cfg.ExclusiveResource,
 		maxSlots: cfg.MaxSlots, maxMemory: cfg.MaxMemory,
-		spmd: cfg.SPMD, workDir: cfg.WorkDir, id: currentIdentity(),
+		spmd: cfg.SPMD, workDir: cfg.WorkDir, id: agents.CurrentUser(),
 	}
 	b.env = []string{
 		"SGE_ROOT=" + cfg.Root,

@@ -3,13 +3,12 @@ package gridengine
 import (
 	"fmt"
 	"math"
-	"os"
-	"os/user"
 	"regexp"
 	"strconv"
 	"strings"
 	"tuplebroker"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -44,7 +43,7 @@ type translator struct {
 	maxMemory            uint64
 	spmd                 map[string][]string
 	workDir              string
-	id                   identity
+	id                   agents.User
 }
 
 // rejectf returns an error wrapping tuplebroker.ErrRejected.
@@ -74,7 +73,7 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submissio
 	if a.SPMD != nil && t.spmd[a.SPMD.SPMDVariation] == nil {
 		return nil, rejectf("SPMD variation %q is not supported by this backend", a.SPMD.SPMDVariation)
 	}
-	if err := t.checkIdentity(a.UserName, a.GroupName); err != nil {
+	if err := t.id.Check(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	s := &submission{name: JobName(guid)}
@@ -241,11 +240,8 @@ func (t *translator) script(name string, r *jsdl.Resources, a *jsdl.Program, slo
 		b.WriteString("cd -- " + quote(t.workDir) + " || exit 1\n")
 	}
 	if a.WorkingDirectory.Path != "" {
-		wd, err := onFS(r, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
+		wd, err := agents.OnFileSystem(r, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL("WorkingDirectory", wd); err != nil {
 			return "", err
 		}
 		b.WriteString("cd -- " + quote(wd) + " || exit 1\n")
@@ -259,11 +255,8 @@ func (t *translator) script(name string, r *jsdl.Resources, a *jsdl.Program, slo
 			return "", rejectf("environment variable %s is set twice", e.Name)
 		}
 		seen[e.Name] = true
-		v, err := onFS(r, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := agents.OnFileSystem(r, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL("Environment "+e.Name, v); err != nil {
 			return "", err
 		}
 		b.WriteString(e.Name + "=" + quote(v) + "\nexport " + e.Name + "\n")
@@ -278,11 +271,8 @@ func (t *translator) script(name string, r *jsdl.Resources, a *jsdl.Program, slo
 		if s.f.Path == "" {
 			continue
 		}
-		p, err := onFS(r, s.f.FilesystemName, s.f.Path, s.what)
+		p, err := agents.OnFileSystem(r, s.f.FilesystemName, s.f.Path, s.what)
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL(s.what, p); err != nil {
 			return "", err
 		}
 		switch {
@@ -298,11 +288,8 @@ func (t *translator) script(name string, r *jsdl.Resources, a *jsdl.Program, slo
 		b.WriteString("exec " + strings.Join(redir, " ") + "\n")
 	}
 
-	exe, err := onFS(r, a.Executable.FilesystemName, a.Executable.Path, "Executable")
+	exe, err := agents.OnFileSystem(r, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
-		return "", err
-	}
-	if err := noNUL("Executable", exe); err != nil {
 		return "", err
 	}
 	var argv []string
@@ -313,11 +300,8 @@ func (t *translator) script(name string, r *jsdl.Resources, a *jsdl.Program, slo
 	}
 	argv = append(argv, exe)
 	for i, arg := range a.Argument {
-		v, err := onFS(r, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		v, err := agents.OnFileSystem(r, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL(fmt.Sprintf("Argument[%d]", i+1), v); err != nil {
 			return "", err
 		}
 		argv = append(argv, v)
@@ -344,67 +328,4 @@ func spmdProcesses(sp *jsdl.SPMDApplication, slots int) int {
 		return clampInt(sp.NumberOfProcesses.Value)
 	}
 	return slots
-}
-
-// identity is the broker process's user: qsub submits as this user, and
-// jobs run as it.
-type identity struct {
-	username string
-	uid      string
-	groups   []string // gids
-}
-
-func currentIdentity() identity {
-	id := identity{uid: strconv.Itoa(os.Getuid())}
-	if u, err := user.Current(); err == nil {
-		id.username = u.Username
-	}
-	id.groups = append(id.groups, strconv.Itoa(os.Getgid()), strconv.Itoa(os.Getegid()))
-	if gs, err := os.Getgroups(); err == nil {
-		for _, g := range gs {
-			id.groups = append(id.groups, strconv.Itoa(g))
-		}
-	}
-	return id
-}
-
-// checkIdentity rejects a job asking to run as another user or group.
-func (t *translator) checkIdentity(userName, groupName string) error {
-	if userName != "" && userName != t.id.username && userName != t.id.uid {
-		return rejectf("job asks to run as user %q; the Grid Engine backend submits jobs only as %q", userName, t.id.username)
-	}
-	if groupName == "" {
-		return nil
-	}
-	gid := groupName
-	if _, err := strconv.Atoi(groupName); err != nil {
-		g, err := user.LookupGroup(groupName)
-		if err != nil {
-			return rejectf("job asks for group %q, which is unknown here", groupName)
-		}
-		gid = g.Gid
-	}
-	for _, g := range t.id.groups {
-		if g == gid {
-			return nil
-		}
-	}
-	return rejectf("job asks for group %q; the Grid Engine backend's user %q is not a member", groupName, t.id.username)
-}
-
-// onFS resolves value against the file system it names (see
-// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
-func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
-	p, err := res.OnFileSystem(name, value)
-	if err != nil {
-		return "", rejectf("%s %v", what, err)
-	}
-	return p, nil
-}
-
-func noNUL(what, s string) error {
-	if strings.IndexByte(s, 0) >= 0 {
-		return rejectf("%s contains a NUL byte", what)
-	}
-	return nil
 }

@@ -45,7 +45,7 @@ func markers(t *testing.T, dir string) []string {
 }
 
 func testTranslator() *translator {
-	return &translator{queue: "q", pe: "smp", exclusive: "exclusive", id: currentIdentity()}
+	return &translator{queue: "q", pe: "smp", exclusive: "exclusive", id: agents.CurrentUser()}
 }
 
 // admitTranslate is what a job goes through in an agent: agents.Admit

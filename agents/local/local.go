@@ -31,7 +31,7 @@ type Backend struct {
 	grace        time.Duration
 	retain       time.Duration
 	log          *slog.Logger
-	id           identity
+	id           agents.User
 	idPrefix     string // "<name>-<random>-"; job ids append a counter
 
 	mu        sync.Mutex
@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		grace:        cfg.KillGrace,
 		retain:       cfg.Retain,
 		log:          log.With("backend", cfg.Name),
-		id:           currentIdentity(),
+		id:           agents.CurrentUser(),
 		idPrefix:     cfg.Name + "-" + hex.EncodeToString(nonce[:]) + "-",
 		jobs:         make(map[string]*job),
 		byGUID:       make(map[string]*job),

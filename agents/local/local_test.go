@@ -232,8 +232,8 @@ func TestEnvironment(t *testing.T) {
 	// The default HOME is the broker user's.
 	id = mustSubmit(t, b, posixDoc(cmdline("/usr/bin/printenv", "HOME"), px("Output", "home.txt")))
 	waitEnd(t, b, id, timeout)
-	if got := readFile(t, filepath.Join(b.root, "home.txt")); got != b.id.home+"\n" {
-		t.Errorf("HOME %q, want %q", got, b.id.home)
+	if got := readFile(t, filepath.Join(b.root, "home.txt")); got != b.id.Home+"\n" {
+		t.Errorf("HOME %q, want %q", got, b.id.Home)
 	}
 }
 
@@ -468,7 +468,7 @@ func TestAccepts(t *testing.T) {
 		"</jsdl:CPUArchitectureName></jsdl:CPUArchitecture>" +
 		"<jsdl:CandidateHosts><jsdl:HostName>elsewhere.example.invalid</jsdl:HostName><jsdl:HostName>" + esc(host) +
 		"</jsdl:HostName></jsdl:CandidateHosts></jsdl:Resources>"
-	app := posixApp(cmdline("/bin/echo"), px("UserName", b.id.username))
+	app := posixApp(cmdline("/bin/echo"), px("UserName", b.id.Name))
 	id := mustSubmit(t, b, jobDoc(app, res))
 	if st := waitEnd(t, b, id, timeout); st.State != tuplebroker.Finished {
 		t.Fatalf("status %+v", st)

@@ -6,14 +6,13 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	"tuplebroker"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -38,27 +37,6 @@ func rejectf(format string, args ...any) error {
 	return fmt.Errorf("local: %w: %s", tuplebroker.ErrRejected, fmt.Sprintf(format, args...))
 }
 
-// identity is the broker process's user, which every job runs as.
-type identity struct {
-	username string
-	uid      string
-	home     string
-}
-
-func currentIdentity() identity {
-	id := identity{uid: strconv.Itoa(os.Getuid())}
-	if u, err := user.Current(); err == nil {
-		id.username, id.home = u.Username, u.HomeDir
-	}
-	if id.home == "" {
-		id.home = os.Getenv("HOME")
-	}
-	if id.home == "" {
-		id.home = "/"
-	}
-	return id
-}
-
 // prepare translates the job, which agents.Admit has admitted, and checks
 // what only this machine can tell (executable, directories, identity,
 // hosts). Its errors wrap tuplebroker.ErrRejected.
@@ -74,7 +52,7 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	if err := b.checkHosts(desc.Resources); err != nil {
 		return nil, err
 	}
-	if err := b.checkIdentity(a.UserName, a.GroupName); err != nil {
+	if err := b.id.Check(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	s := &spec{}
@@ -93,14 +71,11 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	// Working directory.
 	s.dir = b.root
 	if a.WorkingDirectory.Path != "" {
-		p, err := onFS(desc.Resources, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
+		p, err := agents.OnFileSystem(desc.Resources, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
 		s.dir = absIn(b.root, p)
-	}
-	if err := noNUL("WorkingDirectory", s.dir); err != nil {
-		return nil, err
 	}
 	fi, err := os.Stat(s.dir)
 	switch {
@@ -115,11 +90,8 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	set := make(map[string]bool, len(a.Environment))
 	var jenv []string
 	for _, e := range a.Environment {
-		v, err := onFS(desc.Resources, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := agents.OnFileSystem(desc.Resources, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
-			return nil, err
-		}
-		if err := noNUL("Environment "+e.Name, v); err != nil {
 			return nil, err
 		}
 		if !jsdl.IsEnvName(e.Name) {
@@ -138,16 +110,13 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 		s.env = append(s.env, "PATH="+basePATH)
 	}
 	if !set["HOME"] {
-		s.env = append(s.env, "HOME="+b.id.home)
+		s.env = append(s.env, "HOME="+b.id.Home)
 	}
 	s.env = append(s.env, jenv...)
 
 	// Executable and arguments.
-	exe, err := onFS(desc.Resources, a.Executable.FilesystemName, a.Executable.Path, "Executable")
+	exe, err := agents.OnFileSystem(desc.Resources, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
-		return nil, err
-	}
-	if err := noNUL("Executable", exe); err != nil {
 		return nil, err
 	}
 	if s.path, err = lookExecutable(exe, s.dir, jobPATH); err != nil {
@@ -156,11 +125,8 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 	s.argv = make([]string, 0, 1+len(a.Argument))
 	s.argv = append(s.argv, exe)
 	for i, arg := range a.Argument {
-		v, err := onFS(desc.Resources, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		v, err := agents.OnFileSystem(desc.Resources, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
-			return nil, err
-		}
-		if err := noNUL(fmt.Sprintf("Argument[%d]", i+1), v); err != nil {
 			return nil, err
 		}
 		s.argv = append(s.argv, v)
@@ -171,11 +137,8 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 		if f.Path == "" {
 			return "", nil
 		}
-		p, err := onFS(desc.Resources, f.FilesystemName, f.Path, what)
+		p, err := agents.OnFileSystem(desc.Resources, f.FilesystemName, f.Path, what)
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL(what, p); err != nil {
 			return "", err
 		}
 		return absIn(s.dir, p), nil
@@ -210,57 +173,12 @@ func (b *Backend) checkHosts(r *jsdl.Resources) error {
 	return rejectf("job's CandidateHosts %q do not include this host (%q)", r.CandidateHosts, host)
 }
 
-// checkIdentity rejects a job asking to run as another user or group.
-func (b *Backend) checkIdentity(userName, groupName string) error {
-	if userName != "" && userName != b.id.username && userName != b.id.uid {
-		return rejectf("job asks to run as user %q; the local backend runs jobs only as %q", userName, b.id.username)
-	}
-	if groupName == "" {
-		return nil
-	}
-	gid := groupName
-	if _, err := strconv.Atoi(groupName); err != nil {
-		g, err := user.LookupGroup(groupName)
-		if err != nil {
-			return rejectf("job asks for group %q, which is unknown here", groupName)
-		}
-		gid = g.Gid
-	}
-	mine := []int{os.Getgid(), os.Getegid()}
-	if gs, err := os.Getgroups(); err == nil {
-		mine = append(mine, gs...)
-	}
-	for _, g := range mine {
-		if strconv.Itoa(g) == gid {
-			return nil
-		}
-	}
-	return rejectf("job asks for group %q; the local backend's user %q is not a member", groupName, b.id.username)
-}
-
-// onFS resolves value against the file system it names (see
-// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
-func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
-	p, err := res.OnFileSystem(name, value)
-	if err != nil {
-		return "", rejectf("%s %v", what, err)
-	}
-	return p, nil
-}
-
 // absIn makes p absolute, relative to dir (which is absolute).
 func absIn(dir, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dir, p)
-}
-
-func noNUL(what, s string) error {
-	if strings.IndexByte(s, 0) >= 0 {
-		return rejectf("%s contains a NUL byte", what)
-	}
-	return nil
 }
 
 // lookExecutable resolves exe as execvp would in dir with the job's PATH: a

@@ -3,14 +3,13 @@ package slurm
 import (
 	"fmt"
 	"math"
-	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"tuplebroker"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -26,32 +25,6 @@ type node struct {
 	name, host string
 }
 
-// identity is the user the jobs run as: the broker's own.
-type identity struct {
-	username, uid, home string
-	gids                []string // primary and supplementary group ids
-}
-
-func currentIdentity() identity {
-	id := identity{uid: strconv.Itoa(os.Getuid())}
-	if u, err := user.Current(); err == nil {
-		id.username, id.home = u.Username, u.HomeDir
-	}
-	if id.home == "" {
-		id.home = os.Getenv("HOME")
-	}
-	if id.home == "" {
-		id.home = "/"
-	}
-	id.gids = append(id.gids, strconv.Itoa(os.Getgid()), strconv.Itoa(os.Getegid()))
-	if gs, err := os.Getgroups(); err == nil {
-		for _, g := range gs {
-			id.gids = append(id.gids, strconv.Itoa(g))
-		}
-	}
-	return id
-}
-
 // translator turns JSDL into sbatch options and a batch script. It does no
 // I/O: the partition's nodes are looked up by the caller when a job names
 // CandidateHosts.
@@ -62,9 +35,7 @@ type translator struct {
 	// export is sbatch's --export value: "ALL" passes sbatch's own
 	// (minimal) environment, "NONE" loads the user's login environment.
 	export string
-	id     identity
-	// lookupGroup resolves a group name to its id; nil means user.LookupGroup.
-	lookupGroup func(name string) (string, error)
+	id     agents.User
 }
 
 // rejectf returns an error wrapping tuplebroker.ErrRejected.
@@ -92,7 +63,7 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 		return nil, rejectf("%v", err)
 	}
 	desc := &def.JobDescription
-	if err := t.checkIdentity(a.UserName, a.GroupName); err != nil {
+	if err := t.id.Check(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	res := desc.Resources
@@ -100,7 +71,7 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 	// Working directory: resolved here, entered by the script.
 	wd := t.root
 	if a.WorkingDirectory.Path != "" {
-		p, err := onFS(res, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
+		p, err := agents.OnFileSystem(res, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
@@ -320,7 +291,7 @@ func (t *translator) script(guid string, a *jsdl.Program, res *jsdl.Resources, w
 		if f.Path == "" {
 			return "", nil
 		}
-		return onFS(res, f.FilesystemName, f.Path, what)
+		return agents.OnFileSystem(res, f.FilesystemName, f.Path, what)
 	}
 	in, err := stream(a.Input, "Input")
 	if err != nil {
@@ -364,7 +335,7 @@ func (t *translator) script(guid string, a *jsdl.Program, res *jsdl.Resources, w
 			return nil, rejectf("environment variable %s is set twice", e.Name)
 		}
 		seen[e.Name] = true
-		v, err := onFS(res, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := agents.OnFileSystem(res, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -373,7 +344,7 @@ func (t *translator) script(guid string, a *jsdl.Program, res *jsdl.Resources, w
 		fmt.Fprintf(&b, "unset -v %s; export %s=%s\n", e.Name, e.Name, shellQuote(v))
 	}
 
-	exe, err := onFS(res, a.Executable.FilesystemName, a.Executable.Path, "Executable")
+	exe, err := agents.OnFileSystem(res, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +356,7 @@ func (t *translator) script(guid string, a *jsdl.Program, res *jsdl.Resources, w
 	}
 	cmd = append(cmd, shellQuote(exe))
 	for i, arg := range a.Argument {
-		v, err := onFS(res, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+		v, err := agents.OnFileSystem(res, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return nil, err
 		}
@@ -427,50 +398,6 @@ func shellQuote(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
-}
-
-// checkIdentity rejects a job asking to run as another user or group than
-// the broker's: Slurm runs a job as the user who submits it.
-func (t *translator) checkIdentity(userName, groupName string) error {
-	if userName != "" && userName != t.id.username && userName != t.id.uid {
-		return rejectf("job asks to run as user %q; this backend submits only as %q", userName, t.id.username)
-	}
-	if groupName == "" {
-		return nil
-	}
-	gid := groupName
-	if _, err := strconv.Atoi(groupName); err != nil {
-		lookup := t.lookupGroup
-		if lookup == nil {
-			lookup = func(name string) (string, error) {
-				g, err := user.LookupGroup(name)
-				if err != nil {
-					return "", err
-				}
-				return g.Gid, nil
-			}
-		}
-		if gid, err = lookup(groupName); err != nil {
-			return rejectf("job asks for group %q, which is unknown here", groupName)
-		}
-	}
-	if slices.Contains(t.id.gids, gid) {
-		return nil
-	}
-	return rejectf("job asks for group %q; the submitting user %q is not a member", groupName, t.id.username)
-}
-
-// onFS resolves value against the file system it names (see
-// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
-func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
-	if strings.IndexByte(value, 0) >= 0 {
-		return "", rejectf("%s contains a NUL byte", what)
-	}
-	p, err := res.OnFileSystem(name, value)
-	if err != nil {
-		return "", rejectf("%s %v", what, err)
-	}
-	return p, nil
 }
 
 // absIn makes p absolute, relative to dir (which is absolute).

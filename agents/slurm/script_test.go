@@ -59,13 +59,13 @@ func testTranslator() *translator {
 	t := &translator{
 		root: "/",
 		srun: "srun",
-		id:   identity{username: "alice", uid: "1000", gids: []string{"1000", "27"}},
-		lookupGroup: func(name string) (string, error) {
-			if name == "sudo" {
-				return "27", nil
-			}
-			return "", errors.New("no such group")
-		},
+		id: agents.User{Name: "alice", UID: "1000", GIDs: []string{"1000", "27"},
+			LookupGroup: func(name string) (string, error) {
+				if name == "sudo" {
+					return "27", nil
+				}
+				return "", errors.New("no such group")
+			}},
 	}
 	return t
 }

@@ -94,11 +94,11 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	// Only what the commands need: which cluster, and for the queries
 	// times in UTC in the standard format. sbatch's environment is the
 	// jobs' base environment (--export=ALL) unless LoginEnvironment.
-	id := currentIdentity()
+	id := agents.CurrentUser()
 	query := []string{"TZ=UTC", "SLURM_TIME_FORMAT=standard", "PATH=/usr/bin:/bin"}
-	jobBase := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + id.home}
-	if id.username != "" {
-		jobBase = append(jobBase, "USER="+id.username, "LOGNAME="+id.username)
+	jobBase := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + id.Home}
+	if id.Name != "" {
+		jobBase = append(jobBase, "USER="+id.Name, "LOGNAME="+id.Name)
 	}
 	if cfg.Conf != "" {
 		query = append(query, "SLURM_CONF="+cfg.Conf)
