@@ -55,7 +55,7 @@ func (p *pool) open() *space.Space {
 // startAgent runs an agent over a sim backend on its own connection until
 // the test ends.
 func (p *pool) startAgent(ctx context.Context, cfg sim.Config, acfg agents.Config, throttle string) *sim.Backend {
-	be, err := sim.New(cfg)
+	be, err := sim.New(context.Background(), cfg)
 	if err != nil {
 		p.t.Fatal(err)
 	}

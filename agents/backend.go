@@ -19,7 +19,17 @@ type Job struct {
 }
 
 // Backend is what every backend must implement: say what it offers, and
-// submit. Everything else is optional (see Finder, Statuser, Canceller).
+// submit. Everything else is optional (see Finder, Statuser, Loader,
+// Canceller, Closer). The agent core has admitted every job it submits
+// (Admit): Submit translates and hands over, and rejects only what this
+// backend alone can tell it cannot run.
+//
+// A backend package is built by one constructor of one shape,
+//
+//	func New(ctx context.Context, cfg Config) (*Backend, error)
+//
+// where Config has Name (Backend.Name) and zero fields take the values of
+// DefaultConfig(); ctx bounds whatever New waits for.
 type Backend interface {
 	// Name identifies the backend instance (e.g. "slurm-a").
 	Name() string
@@ -60,4 +70,13 @@ type Loader interface {
 // Canceller is implemented by backends that can cancel a job.
 type Canceller interface {
 	Cancel(ctx context.Context, backendJobID string) error
+}
+
+// Closer is implemented by backends that hold something to release when
+// their agent stops (child processes, a spool directory). Whoever built the
+// backend closes it once its agent's Run has returned; ctx bounds the wait
+// (a backend whose jobs must end first gives up, or kills them, when ctx
+// ends). Without it there is nothing to release.
+type Closer interface {
+	Close(ctx context.Context) error
 }

@@ -163,11 +163,11 @@ type agentOpts struct {
 // It returns the backend and a channel closed when the agent has stopped.
 func (p *pool) startAgent(ctx context.Context, cfg sim.Config, o agentOpts) (*sim.Backend, <-chan struct{}) {
 	p.t.Helper()
-	be, err := sim.New(cfg)
+	be, err := sim.New(context.Background(), cfg)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	p.t.Cleanup(func() { be.Close() })
+	p.t.Cleanup(func() { be.Close(context.Background()) })
 	tcfg := strategies.DefaultThrottleConfig()
 	tcfg.Fixed = strategies.FixedConfig{Rate: 100000, Burst: 1000}
 	if o.slowPull {

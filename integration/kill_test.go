@@ -63,7 +63,7 @@ func killableAgent() int {
 	}
 	cfg := slurm.DefaultConfig()
 	cfg.Name, cfg.Conf, cfg.Root = "slurm-a", os.Getenv("TB_SLURM_CONF"), os.Getenv("TB_WORK")
-	be, err := slurm.New(cfg)
+	be, err := slurm.New(context.Background(), cfg)
 	if err != nil {
 		return fail(err)
 	}
@@ -112,7 +112,7 @@ func TestAgentKilledAfterSubmit(t *testing.T) {
 	}
 	cfg := slurm.DefaultConfig()
 	cfg.Name, cfg.Conf, cfg.Root = "slurm-a", e.slurmA, work
-	be, err := slurm.New(cfg)
+	be, err := slurm.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

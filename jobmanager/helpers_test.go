@@ -99,7 +99,7 @@ func simConfig(name string, runTime sim.Dist) sim.Config {
 // test ends.
 func (c *cluster) agent(cfg sim.Config) *sim.Backend {
 	c.t.Helper()
-	be, err := sim.New(cfg)
+	be, err := sim.New(context.Background(), cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func (c *cluster) agent(cfg sim.Config) *sim.Backend {
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(ctx) }()
-	c.t.Cleanup(func() { cancel(); <-done; srv.Stop(); be.Close() })
+	c.t.Cleanup(func() { cancel(); <-done; srv.Stop(); be.Close(context.Background()) })
 	return be
 }
 

@@ -242,3 +242,52 @@ func canonical[T ~string](list []T, s string) T {
 	}
 	return T(s)
 }
+
+// GoOS returns the OperatingSystemType of a Go GOOS value (runtime.GOOS),
+// OSOther for one JSDL has no name for.
+func GoOS(goos string) OperatingSystemType {
+	switch goos {
+	case "linux", "android":
+		return OSLinux
+	case "darwin", "ios":
+		return OSMacOS
+	case "freebsd":
+		return OSFreeBSD
+	case "netbsd":
+		return OSNetBSD
+	case "openbsd":
+		return OSOpenBSD
+	case "dragonfly":
+		return OSBSDUNIX
+	case "solaris", "illumos":
+		return OSSolaris
+	case "aix":
+		return OSAIX
+	case "windows":
+		return OSWinNT
+	default:
+		return OSOther
+	}
+}
+
+// GoArch returns the ProcessorArchitecture of a Go GOARCH value
+// (runtime.GOARCH), ArchOther for one JSDL has no name for. JSDL 1.0 has a
+// single "arm" for 32- and 64-bit ARM.
+func GoArch(goarch string) ProcessorArchitecture {
+	switch goarch {
+	case "amd64":
+		return ArchX86_64
+	case "386":
+		return ArchX86_32
+	case "arm", "arm64":
+		return ArchARM
+	case "ppc", "ppc64", "ppc64le":
+		return ArchPowerPC
+	case "mips", "mipsle", "mips64", "mips64le":
+		return ArchMIPS
+	case "sparc", "sparc64":
+		return ArchSparc
+	default:
+		return ArchOther
+	}
+}

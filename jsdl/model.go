@@ -254,32 +254,17 @@ type DataLocation struct {
 // returned exactly as parsed and must be passed to the process out of band
 // (as an argv vector), never through a shell.
 func (jd *JobDefinition) Executable() (path string, args []string) {
-	if jd == nil {
+	p, err := jd.Program()
+	if err != nil {
 		return "", nil
 	}
-	app := &jd.JobDescription.Application
-	var exe FileName
-	var argv []Argument
-	switch {
-	case app.POSIX != nil:
-		exe, argv = app.POSIX.Executable, app.POSIX.Argument
-	case app.HPCProfile != nil:
-		exe, argv = app.HPCProfile.Executable, app.HPCProfile.Argument
-	case app.SPMD != nil:
-		exe, argv = app.SPMD.Executable, app.SPMD.Argument
-	default:
-		return "", nil
-	}
-	if exe.Path == "" {
-		return "", nil
-	}
-	if len(argv) > 0 {
-		args = make([]string, len(argv))
-		for i, a := range argv {
+	if len(p.Argument) > 0 {
+		args = make([]string, len(p.Argument))
+		for i, a := range p.Argument {
 			args[i] = a.Value
 		}
 	}
-	return exe.Path, args
+	return p.Executable.Path, args
 }
 
 // Requirements returns the sorted, de-duplicated "name=value" labels a

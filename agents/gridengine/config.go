@@ -106,31 +106,11 @@ func DefaultConfig() Config {
 // architecture: "os=LINUX", "arch=<ProcessorArchitecture>" and, unless
 // exclusiveResource is "" or NoExclusive, "exclusive=true".
 func DefaultCapabilities(exclusiveResource string) []string {
-	caps := []string{"os=" + string(jsdl.OSLinux), "arch=" + string(jsdlArch(runtime.GOARCH))}
+	caps := []string{"os=" + string(jsdl.OSLinux), "arch=" + string(jsdl.GoArch(runtime.GOARCH))}
 	if exclusiveResource != "" && exclusiveResource != NoExclusive {
 		caps = append(caps, "exclusive=true")
 	}
 	return caps
-}
-
-// jsdlArch maps a GOARCH value to the JSDL ProcessorArchitecture spelling.
-func jsdlArch(goarch string) jsdl.ProcessorArchitecture {
-	switch goarch {
-	case "amd64":
-		return jsdl.ArchX86_64
-	case "386":
-		return jsdl.ArchX86_32
-	case "arm", "arm64":
-		return jsdl.ArchARM
-	case "ppc", "ppc64", "ppc64le":
-		return jsdl.ArchPowerPC
-	case "mips", "mipsle", "mips64", "mips64le":
-		return jsdl.ArchMIPS
-	case "sparc", "sparc64":
-		return jsdl.ArchSparc
-	default:
-		return jsdl.ArchOther
-	}
 }
 
 // withDefaults fills zero fields from DefaultConfig.

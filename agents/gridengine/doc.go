@@ -26,8 +26,9 @@
 //	CandidateHosts                      -l h=a|b
 //
 // Other POSIX limits are ignored. Rejected (tuplebroker.ErrRejected) before
-// qsub: DataStaging, an OS or architecture not in Capabilities, exclusive
-// execution without an ExclusiveResource, more than one CPU without a
+// qsub: by the agent core (agents.Admit), DataStaging, an ApplicationName
+// without executable, a requirement (OS, architecture, ...) not in
+// Capabilities; by Submit, exclusive execution without an ExclusiveResource, more than one CPU without a
 // ParallelEnv, more than MaxSlots slots or MaxMemory bytes, more than one
 // host, an SPMD variation without a launcher in Config.SPMD, another user or
 // a group the broker's user is not in, undeclared file systems.

@@ -21,8 +21,8 @@ import (
 
 // Backend submits jobs to a Grid Engine cell with qsub and follows them
 // with qstat and the cell's accounting file. It implements agents.Backend,
-// agents.Finder, agents.Statuser and agents.Canceller; all methods are safe
-// for concurrent use.
+// agents.Finder, agents.Statuser, agents.Canceller and agents.Closer; all
+// methods are safe for concurrent use.
 type Backend struct {
 	name         string
 	capabilities []string
@@ -61,6 +61,7 @@ var (
 	_ agents.Finder    = (*Backend)(nil)
 	_ agents.Statuser  = (*Backend)(nil)
 	_ agents.Canceller = (*Backend)(nil)
+	_ agents.Closer    = (*Backend)(nil)
 )
 
 // commands are the Grid Engine commands the backend runs.
@@ -75,8 +76,11 @@ const maxOutput = 64 << 20
 
 // New returns a backend configured by cfg, whose zero fields take the values
 // of DefaultConfig. It checks the configuration and finds the commands; it
-// does not contact the cell.
-func New(cfg Config) (*Backend, error) {
+// does not contact the cell; ctx is checked first.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -105,11 +109,7 @@ func New(cfg Config) (*Backend, error) {
 	b.tr = translator{
 		queue: cfg.Queue, pe: cfg.ParallelEnv, exclusive: cfg.ExclusiveResource,
 		maxSlots: cfg.MaxSlots, maxMemory: cfg.MaxMemory,
-		spmd: cfg.SPMD, capabilities: b.capabilities, caps: make(map[string]bool),
-		workDir: cfg.WorkDir, id: currentIdentity(),
-	}
-	for _, c := range cfg.Capabilities {
-		b.tr.caps[c] = true
+		spmd: cfg.SPMD, workDir: cfg.WorkDir, id: agents.CurrentUser(),
 	}
 	b.env = []string{
 		"SGE_ROOT=" + cfg.Root,
@@ -172,9 +172,9 @@ func (b *Backend) Name() string { return b.name }
 // Capabilities returns a copy of Config.Capabilities.
 func (b *Backend) Capabilities() []string { return slices.Clone(b.capabilities) }
 
-// Close removes the spool directory New made. The cell's jobs are not
-// touched.
-func (b *Backend) Close() error {
+// Close removes the spool directory New made (agents.Closer); it waits for
+// nothing. The cell's jobs are not touched.
+func (b *Backend) Close(context.Context) error {
 	if b.ownSpool {
 		if err := os.RemoveAll(b.spool); err != nil {
 			return fmt.Errorf("gridengine: close: %w", err)

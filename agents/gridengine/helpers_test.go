@@ -200,7 +200,7 @@ func (c cell) backend(t testing.TB, mod func(*Config)) *liveBackend {
 	if mod != nil {
 		mod(&cfg)
 	}
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -214,7 +214,7 @@ func (c cell) backend(t testing.TB, mod func(*Config)) *liveBackend {
 		for _, id := range ids {
 			_ = b.Cancel(ctx, id) // finished ones: nothing happens
 		}
-		if err := b.Close(); err != nil {
+		if err := b.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
@@ -228,11 +228,16 @@ type liveBackend struct {
 	ids []string
 }
 
-// submit parses doc and submits it under a fresh GUID.
+// submit parses doc and submits it under a fresh GUID, as the agent core
+// does: agents.Admit, then Submit.
 func (b *liveBackend) submit(doc string) (guid, id string, err error) {
 	b.t.Helper()
 	guid = newGUID()
-	id, err = b.Submit(context.Background(), agents.Job{GUID: guid, Definition: parse(b.t, doc)})
+	def := parse(b.t, doc)
+	if err := agents.Admit(def, b.Capabilities()); err != nil {
+		return guid, "", err
+	}
+	id, err = b.Submit(context.Background(), agents.Job{GUID: guid, Definition: def})
 	if err == nil {
 		b.mu.Lock()
 		b.ids = append(b.ids, id)

@@ -3,13 +3,12 @@ package gridengine
 import (
 	"fmt"
 	"math"
-	"os"
-	"os/user"
 	"regexp"
 	"strconv"
 	"strings"
 	"tuplebroker"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -43,10 +42,8 @@ type translator struct {
 	maxSlots             int
 	maxMemory            uint64
 	spmd                 map[string][]string
-	caps                 map[string]bool
-	capabilities         []string
 	workDir              string
-	id                   identity
+	id                   agents.User
 }
 
 // rejectf returns an error wrapping tuplebroker.ErrRejected.
@@ -61,52 +58,22 @@ func quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// app is the part of an application the translation uses.
-type app struct {
-	exe                 jsdl.FileName
-	args                []jsdl.Argument
-	in, out, errf, wd   jsdl.FileName
-	env                 []jsdl.Environment
-	limits              *jsdl.POSIXApplication // nil for HPC Profile
-	userName, groupName string
-	spmd                *jsdl.SPMDApplication
-}
-
-// translate checks that the job can run on this backend and translates it.
+// translate translates a job agents.Admit has admitted, checking what only
+// the configuration can tell (exclusivity, SPMD launchers, slots, memory).
 // Its errors wrap tuplebroker.ErrRejected.
 func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submission, error) {
 	if !validGUID.MatchString(guid) {
 		return nil, rejectf("GUID %q cannot name a Grid Engine job", guid)
 	}
-	if def == nil {
-		return nil, rejectf("job has no definition")
+	a, err := def.Program() // nil: "job has no executable"
+	if err != nil {
+		return nil, rejectf("%v", err)
 	}
 	desc := &def.JobDescription
-	a, err := pickApp(def)
-	if err != nil {
-		return nil, err
+	if a.SPMD != nil && t.spmd[a.SPMD.SPMDVariation] == nil {
+		return nil, rejectf("SPMD variation %q is not supported by this backend", a.SPMD.SPMDVariation)
 	}
-	if len(desc.DataStaging) > 0 {
-		return nil, rejectf("job has %d DataStaging element(s); the Grid Engine backend cannot stage files", len(desc.DataStaging))
-	}
-	for _, req := range def.Requirements() {
-		k, v, _ := strings.Cut(req, "=")
-		switch k {
-		case "os", "arch":
-			if !t.caps[req] {
-				return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(t.capList(k), ", "))
-			}
-		case "exclusive":
-			if v == "true" && (t.exclusive == NoExclusive || !t.caps[req]) {
-				return nil, rejectf("job requires exclusive execution, which this backend does not offer")
-			}
-		case "spmd":
-			if t.spmd[v] == nil {
-				return nil, rejectf("SPMD variation %q is not supported by this backend", v)
-			}
-		}
-	}
-	if err := t.checkIdentity(a.userName, a.groupName); err != nil {
+	if err := t.id.Check(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	s := &submission{name: JobName(guid)}
@@ -143,8 +110,8 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition) (*submissio
 }
 
 // resources returns the "-l" requests and the slot count of a job.
-func (t *translator) resources(r *jsdl.Resources, a *app) (res []string, slots int, err error) {
-	if p := a.limits; p != nil {
+func (t *translator) resources(r *jsdl.Resources, a *jsdl.Program) (res []string, slots int, err error) {
+	if p := a.Limits; p != nil {
 		for _, l := range []struct {
 			v    *uint64
 			name string
@@ -184,7 +151,7 @@ func (t *translator) resources(r *jsdl.Resources, a *app) (res []string, slots i
 			}
 		}
 	}
-	if sp := a.spmd; sp != nil {
+	if sp := a.SPMD; sp != nil {
 		np := slots
 		if sp.NumberOfProcesses != nil && !sp.NumberOfProcesses.ActualTotalCPUCount {
 			np = clampInt(sp.NumberOfProcesses.Value)
@@ -223,6 +190,9 @@ func (t *translator) resources(r *jsdl.Resources, a *app) (res []string, slots i
 			res = append(res, "mem_free="+strconv.FormatUint(mem, 10))
 		}
 		if r.ExclusiveExecution != nil && *r.ExclusiveExecution {
+			if t.exclusive == NoExclusive {
+				return nil, 0, rejectf("job requires exclusive execution, which this backend does not offer")
+			}
 			res = append(res, t.exclusive+"=true")
 		}
 		if len(r.CandidateHosts) > 0 {
@@ -262,25 +232,22 @@ func count(rv *jsdl.RangeValue, what string) (int, error) {
 // script writes the job script. Every job-supplied string appears in it
 // once, single-quoted; nothing the job supplies is ever a directive, a
 // variable expansion or a command word outside quotes.
-func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (string, error) {
+func (t *translator) script(name string, r *jsdl.Resources, a *jsdl.Program, slots int) (string, error) {
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n")
 	b.WriteString("# Grid Engine job " + name + ", written by tuplebroker (qsub -C '': no directives are read).\n")
 	if t.workDir != "" {
 		b.WriteString("cd -- " + quote(t.workDir) + " || exit 1\n")
 	}
-	if a.wd.Path != "" {
-		wd, err := onFS(r, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+	if a.WorkingDirectory.Path != "" {
+		wd, err := agents.OnFileSystem(r, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL("WorkingDirectory", wd); err != nil {
 			return "", err
 		}
 		b.WriteString("cd -- " + quote(wd) + " || exit 1\n")
 	}
-	seen := make(map[string]bool, len(a.env))
-	for _, e := range a.env {
+	seen := make(map[string]bool, len(a.Environment))
+	for _, e := range a.Environment {
 		if !jsdl.IsEnvName(e.Name) {
 			return "", rejectf("environment variable name %q is not valid", e.Name)
 		}
@@ -288,11 +255,8 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 			return "", rejectf("environment variable %s is set twice", e.Name)
 		}
 		seen[e.Name] = true
-		v, err := onFS(r, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := agents.OnFileSystem(r, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL("Environment "+e.Name, v); err != nil {
 			return "", err
 		}
 		b.WriteString(e.Name + "=" + quote(v) + "\nexport " + e.Name + "\n")
@@ -303,15 +267,12 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		f    jsdl.FileName
 		what string
 		op   string
-	}{{a.in, "Input", "<"}, {a.out, "Output", ">"}, {a.errf, "Error", "2>"}} {
+	}{{a.Input, "Input", "<"}, {a.Output, "Output", ">"}, {a.Error, "Error", "2>"}} {
 		if s.f.Path == "" {
 			continue
 		}
-		p, err := onFS(r, s.f.FilesystemName, s.f.Path, s.what)
+		p, err := agents.OnFileSystem(r, s.f.FilesystemName, s.f.Path, s.what)
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL(s.what, p); err != nil {
 			return "", err
 		}
 		switch {
@@ -327,26 +288,20 @@ func (t *translator) script(name string, r *jsdl.Resources, a *app, slots int) (
 		b.WriteString("exec " + strings.Join(redir, " ") + "\n")
 	}
 
-	exe, err := onFS(r, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := agents.OnFileSystem(r, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
 		return "", err
 	}
-	if err := noNUL("Executable", exe); err != nil {
-		return "", err
-	}
 	var argv []string
-	if a.spmd != nil {
-		for _, w := range t.spmd[a.spmd.SPMDVariation] {
-			argv = append(argv, strings.ReplaceAll(w, "{np}", strconv.Itoa(spmdProcesses(a.spmd, slots))))
+	if a.SPMD != nil {
+		for _, w := range t.spmd[a.SPMD.SPMDVariation] {
+			argv = append(argv, strings.ReplaceAll(w, "{np}", strconv.Itoa(spmdProcesses(a.SPMD, slots))))
 		}
 	}
 	argv = append(argv, exe)
-	for i, arg := range a.args {
-		v, err := onFS(r, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+	for i, arg := range a.Argument {
+		v, err := agents.OnFileSystem(r, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL(fmt.Sprintf("Argument[%d]", i+1), v); err != nil {
 			return "", err
 		}
 		argv = append(argv, v)
@@ -373,116 +328,4 @@ func spmdProcesses(sp *jsdl.SPMDApplication, slots int) int {
 		return clampInt(sp.NumberOfProcesses.Value)
 	}
 	return slots
-}
-
-// pickApp returns the application to run, or a rejection.
-func pickApp(def *jsdl.JobDefinition) (*app, error) {
-	ja := &def.JobDescription.Application
-	switch {
-	case ja.SPMD != nil && ja.SPMD.Executable.Path != "":
-		p := &ja.SPMD.POSIXApplication
-		return &app{
-			exe: p.Executable, args: p.Argument,
-			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
-			env: p.Environment, limits: p,
-			userName: p.UserName, groupName: p.GroupName,
-			spmd: ja.SPMD,
-		}, nil
-	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
-		p := ja.POSIX
-		return &app{
-			exe: p.Executable, args: p.Argument,
-			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
-			env: p.Environment, limits: p,
-			userName: p.UserName, groupName: p.GroupName,
-		}, nil
-	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
-		h := ja.HPCProfile
-		return &app{
-			exe: h.Executable, args: h.Argument,
-			in: h.Input, out: h.Output, errf: h.Error, wd: h.WorkingDirectory,
-			env: h.Environment, userName: h.UserName,
-		}, nil
-	case ja.ApplicationName != "":
-		return nil, rejectf("job names application %q but no executable; the Grid Engine backend runs only executables", ja.ApplicationName)
-	default:
-		return nil, rejectf("job has no executable")
-	}
-}
-
-// capList returns the capabilities with key k, for messages.
-func (t *translator) capList(k string) []string {
-	var l []string
-	for _, c := range t.capabilities {
-		if strings.HasPrefix(c, k+"=") {
-			l = append(l, c)
-		}
-	}
-	if len(l) == 0 {
-		l = []string{"no " + k + "= label"}
-	}
-	return l
-}
-
-// identity is the broker process's user: qsub submits as this user, and
-// jobs run as it.
-type identity struct {
-	username string
-	uid      string
-	groups   []string // gids
-}
-
-func currentIdentity() identity {
-	id := identity{uid: strconv.Itoa(os.Getuid())}
-	if u, err := user.Current(); err == nil {
-		id.username = u.Username
-	}
-	id.groups = append(id.groups, strconv.Itoa(os.Getgid()), strconv.Itoa(os.Getegid()))
-	if gs, err := os.Getgroups(); err == nil {
-		for _, g := range gs {
-			id.groups = append(id.groups, strconv.Itoa(g))
-		}
-	}
-	return id
-}
-
-// checkIdentity rejects a job asking to run as another user or group.
-func (t *translator) checkIdentity(userName, groupName string) error {
-	if userName != "" && userName != t.id.username && userName != t.id.uid {
-		return rejectf("job asks to run as user %q; the Grid Engine backend submits jobs only as %q", userName, t.id.username)
-	}
-	if groupName == "" {
-		return nil
-	}
-	gid := groupName
-	if _, err := strconv.Atoi(groupName); err != nil {
-		g, err := user.LookupGroup(groupName)
-		if err != nil {
-			return rejectf("job asks for group %q, which is unknown here", groupName)
-		}
-		gid = g.Gid
-	}
-	for _, g := range t.id.groups {
-		if g == gid {
-			return nil
-		}
-	}
-	return rejectf("job asks for group %q; the Grid Engine backend's user %q is not a member", groupName, t.id.username)
-}
-
-// onFS resolves value against the file system it names (see
-// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
-func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
-	p, err := res.OnFileSystem(name, value)
-	if err != nil {
-		return "", rejectf("%s %v", what, err)
-	}
-	return p, nil
-}
-
-func noNUL(what, s string) error {
-	if strings.IndexByte(s, 0) >= 0 {
-		return rejectf("%s contains a NUL byte", what)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package gridengine
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -43,15 +45,16 @@ func markers(t *testing.T, dir string) []string {
 }
 
 func testTranslator() *translator {
-	caps := DefaultCapabilities("exclusive")
-	tr := &translator{
-		queue: "q", pe: "smp", exclusive: "exclusive", capabilities: caps, caps: map[string]bool{},
-		id: currentIdentity(),
+	return &translator{queue: "q", pe: "smp", exclusive: "exclusive", id: agents.CurrentUser()}
+}
+
+// admitTranslate is what a job goes through in an agent: agents.Admit
+// against the default capabilities, then translate.
+func admitTranslate(tr *translator, guid string, def *jsdl.JobDefinition) (*submission, error) {
+	if err := agents.Admit(def, DefaultCapabilities("exclusive")); err != nil {
+		return nil, err
 	}
-	for _, c := range caps {
-		tr.caps[c] = true
-	}
-	return tr
+	return tr.translate(guid, def)
 }
 
 // TestScriptLiteralBytes runs a generated script with /bin/sh (no Grid
@@ -280,7 +283,7 @@ func TestTranslateRejects(t *testing.T) {
 			if guid == "" && tc.name != "guid-empty" {
 				guid = "g"
 			}
-			_, err := tr.translate(guid, parse(t, tc.doc))
+			_, err := admitTranslate(tr, guid, parse(t, tc.doc))
 			wantRejected(t, err)
 		})
 	}
@@ -349,7 +352,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: Validate accepted %+v", name, c)
 		}
 	}
-	if _, err := New(Config{Bin: "/nonexistent"}); err == nil {
+	if _, err := New(context.Background(), Config{Bin: "/nonexistent"}); err == nil {
 		t.Error("New accepted a Bin without commands")
 	}
 }

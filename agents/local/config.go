@@ -64,56 +64,9 @@ func DefaultConfig() Config {
 // because ExclusiveExecution is honoured.
 func DefaultCapabilities() []string {
 	return []string{
-		"os=" + string(jsdlOS(runtime.GOOS)),
-		"arch=" + string(jsdlArch(runtime.GOARCH)),
+		"os=" + string(jsdl.GoOS(runtime.GOOS)),
+		"arch=" + string(jsdl.GoArch(runtime.GOARCH)),
 		"exclusive=true",
-	}
-}
-
-// jsdlOS maps a GOOS value to the JSDL OperatingSystemType spelling.
-func jsdlOS(goos string) jsdl.OperatingSystemType {
-	switch goos {
-	case "linux", "android":
-		return jsdl.OSLinux
-	case "darwin", "ios":
-		return jsdl.OSMacOS
-	case "freebsd":
-		return jsdl.OSFreeBSD
-	case "netbsd":
-		return jsdl.OSNetBSD
-	case "openbsd":
-		return jsdl.OSOpenBSD
-	case "dragonfly":
-		return jsdl.OSBSDUNIX
-	case "solaris", "illumos":
-		return jsdl.OSSolaris
-	case "aix":
-		return jsdl.OSAIX
-	case "windows":
-		return jsdl.OSWinNT
-	default:
-		return jsdl.OSOther
-	}
-}
-
-// jsdlArch maps a GOARCH value to the JSDL ProcessorArchitecture spelling.
-// JSDL 1.0 has a single "arm" for 32- and 64-bit ARM.
-func jsdlArch(goarch string) jsdl.ProcessorArchitecture {
-	switch goarch {
-	case "amd64":
-		return jsdl.ArchX86_64
-	case "386":
-		return jsdl.ArchX86_32
-	case "arm", "arm64":
-		return jsdl.ArchARM
-	case "ppc", "ppc64", "ppc64le":
-		return jsdl.ArchPowerPC
-	case "mips", "mipsle", "mips64", "mips64le":
-		return jsdl.ArchMIPS
-	case "sparc", "sparc64":
-		return jsdl.ArchSparc
-	default:
-		return jsdl.ArchOther
 	}
 }
 

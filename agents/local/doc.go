@@ -47,10 +47,11 @@
 //
 // # Rejections
 //
-// Submit wraps tuplebroker.ErrRejected, with a message saying why, for jobs this
-// backend can never run: no executable (ApplicationName only); DataStaging
-// (nothing is staged); SPMD (parallel) applications; an OperatingSystem or
-// CPUArchitecture requirement not among Capabilities; CandidateHosts not
+// The agent core rejects before Submit (agents.Admit) a job without an
+// executable, with DataStaging (nothing is staged), or with a requirement
+// (OperatingSystem, CPUArchitecture, ...) not among Capabilities. Submit
+// wraps tuplebroker.ErrRejected, with a message saying why, for the other
+// jobs this backend can never run: SPMD (parallel) applications; CandidateHosts not
 // naming this host; a UserName or GroupName other than the broker's user and
 // its groups; an executable that does not exist or is not executable; a
 // missing working directory or Input file; an Output or Error file that

@@ -92,7 +92,7 @@ func newBackend(t *testing.T, cfg Config) *Backend {
 	if cfg.Slots == 0 {
 		cfg.Slots = 8
 	}
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -106,10 +106,15 @@ func newBackend(t *testing.T, cfg Config) *Backend {
 	return b
 }
 
-// submitDoc parses doc and submits it under a fresh GUID.
+// submitDoc parses doc and submits it under a fresh GUID, as the agent
+// core does: agents.Admit, then Submit.
 func submitDoc(t *testing.T, b *Backend, doc string) (id string, err error) {
 	t.Helper()
-	return b.Submit(context.Background(), agents.Job{GUID: newGUID(), Definition: parse(t, doc)})
+	def := parse(t, doc)
+	if err := agents.Admit(def, b.Capabilities()); err != nil {
+		return "", err
+	}
+	return b.Submit(context.Background(), agents.Job{GUID: newGUID(), Definition: def})
 }
 
 // mustSubmit is submitDoc failing the test on error.

@@ -21,18 +21,17 @@ import (
 )
 
 // Backend runs jobs as child processes. It implements agents.Backend,
-// agents.Finder, agents.Statuser and agents.Canceller; all methods are safe
-// for concurrent use.
+// agents.Finder, agents.Statuser, agents.Canceller, agents.Loader and
+// agents.Closer; all methods are safe for concurrent use.
 type Backend struct {
 	name         string
 	capabilities []string
-	caps         map[string]bool
 	root         string
 	slots        int
 	grace        time.Duration
 	retain       time.Duration
 	log          *slog.Logger
-	id           identity
+	id           agents.User
 	idPrefix     string // "<name>-<random>-"; job ids append a counter
 
 	mu        sync.Mutex
@@ -54,6 +53,8 @@ var (
 	_ agents.Finder    = (*Backend)(nil)
 	_ agents.Statuser  = (*Backend)(nil)
 	_ agents.Canceller = (*Backend)(nil)
+	_ agents.Loader    = (*Backend)(nil)
+	_ agents.Closer    = (*Backend)(nil)
 )
 
 // cause is why a job is being terminated.
@@ -87,8 +88,11 @@ type job struct {
 }
 
 // New returns a backend configured by cfg, whose zero fields take the values
-// of DefaultConfig.
-func New(cfg Config) (*Backend, error) {
+// of DefaultConfig. It waits for nothing; ctx is checked first.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if cfg.Root != "" {
 		if abs, err := filepath.Abs(cfg.Root); err == nil {
@@ -109,20 +113,16 @@ func New(cfg Config) (*Backend, error) {
 	b := &Backend{
 		name:         cfg.Name,
 		capabilities: slices.Clone(cfg.Capabilities),
-		caps:         make(map[string]bool, len(cfg.Capabilities)),
 		root:         cfg.Root,
 		slots:        cfg.Slots,
 		grace:        cfg.KillGrace,
 		retain:       cfg.Retain,
 		log:          log.With("backend", cfg.Name),
-		id:           currentIdentity(),
+		id:           agents.CurrentUser(),
 		idPrefix:     cfg.Name + "-" + hex.EncodeToString(nonce[:]) + "-",
 		jobs:         make(map[string]*job),
 		byGUID:       make(map[string]*job),
 		starting:     make(map[string]bool),
-	}
-	for _, c := range cfg.Capabilities {
-		b.caps[c] = true
 	}
 	return b, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"tuplebroker"
 	"tuplebroker/agents"
+	"tuplebroker/jsdl"
 )
 
 const timeout = 10 * time.Second
@@ -231,8 +232,8 @@ func TestEnvironment(t *testing.T) {
 	// The default HOME is the broker user's.
 	id = mustSubmit(t, b, posixDoc(cmdline("/usr/bin/printenv", "HOME"), px("Output", "home.txt")))
 	waitEnd(t, b, id, timeout)
-	if got := readFile(t, filepath.Join(b.root, "home.txt")); got != b.id.home+"\n" {
-		t.Errorf("HOME %q, want %q", got, b.id.home)
+	if got := readFile(t, filepath.Join(b.root, "home.txt")); got != b.id.Home+"\n" {
+		t.Errorf("HOME %q, want %q", got, b.id.Home)
 	}
 }
 
@@ -462,12 +463,12 @@ func TestAccepts(t *testing.T) {
 	b := newBackend(t, Config{})
 	host, _ := os.Hostname()
 	res := "<jsdl:Resources><jsdl:OperatingSystem><jsdl:OperatingSystemType><jsdl:OperatingSystemName>" +
-		string(jsdlOS(runtime.GOOS)) + "</jsdl:OperatingSystemName></jsdl:OperatingSystemType></jsdl:OperatingSystem>" +
-		"<jsdl:CPUArchitecture><jsdl:CPUArchitectureName>" + string(jsdlArch(runtime.GOARCH)) +
+		string(jsdl.GoOS(runtime.GOOS)) + "</jsdl:OperatingSystemName></jsdl:OperatingSystemType></jsdl:OperatingSystem>" +
+		"<jsdl:CPUArchitecture><jsdl:CPUArchitectureName>" + string(jsdl.GoArch(runtime.GOARCH)) +
 		"</jsdl:CPUArchitectureName></jsdl:CPUArchitecture>" +
 		"<jsdl:CandidateHosts><jsdl:HostName>elsewhere.example.invalid</jsdl:HostName><jsdl:HostName>" + esc(host) +
 		"</jsdl:HostName></jsdl:CandidateHosts></jsdl:Resources>"
-	app := posixApp(cmdline("/bin/echo"), px("UserName", b.id.username))
+	app := posixApp(cmdline("/bin/echo"), px("UserName", b.id.Name))
 	id := mustSubmit(t, b, jobDoc(app, res))
 	if st := waitEnd(t, b, id, timeout); st.State != tuplebroker.Finished {
 		t.Fatalf("status %+v", st)
@@ -548,7 +549,7 @@ func TestRetain(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	before := runtime.NumGoroutine()
-	b, err := New(Config{Root: t.TempDir(), Slots: 4})
+	b, err := New(context.Background(), Config{Root: t.TempDir(), Slots: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -696,10 +697,10 @@ func TestConfig(t *testing.T) {
 			t.Errorf("Validate(%+v) = nil", c)
 		}
 	}
-	if _, err := New(Config{Slots: -1}); err == nil {
+	if _, err := New(context.Background(), Config{Slots: -1}); err == nil {
 		t.Error("New with Slots -1 succeeded")
 	}
-	b, err := New(Config{Name: "local-a", Capabilities: []string{"os=LINUX", "custom=1"}})
+	b, err := New(context.Background(), Config{Name: "local-a", Capabilities: []string{"os=LINUX", "custom=1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,14 +6,13 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	"tuplebroker"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -38,87 +37,45 @@ func rejectf(format string, args ...any) error {
 	return fmt.Errorf("local: %w: %s", tuplebroker.ErrRejected, fmt.Sprintf(format, args...))
 }
 
-// identity is the broker process's user, which every job runs as.
-type identity struct {
-	username string
-	uid      string
-	home     string
-}
-
-func currentIdentity() identity {
-	id := identity{uid: strconv.Itoa(os.Getuid())}
-	if u, err := user.Current(); err == nil {
-		id.username, id.home = u.Username, u.HomeDir
-	}
-	if id.home == "" {
-		id.home = os.Getenv("HOME")
-	}
-	if id.home == "" {
-		id.home = "/"
-	}
-	return id
-}
-
-// app is the part of a POSIX or HPC Profile application the backend uses.
-type app struct {
-	exe                 jsdl.FileName
-	args                []jsdl.Argument
-	in, out, errf, wd   jsdl.FileName
-	env                 []jsdl.Environment
-	wall                *uint64
-	userName, groupName string
-}
-
-// prepare checks that the job can run here and translates it. Its errors
-// wrap tuplebroker.ErrRejected.
+// prepare translates the job, which agents.Admit has admitted, and checks
+// what only this machine can tell (executable, directories, identity,
+// hosts). Its errors wrap tuplebroker.ErrRejected.
 func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
-	if def == nil {
-		return nil, rejectf("job has no definition")
+	a, err := def.Program() // nil: "job has no executable"
+	if err != nil {
+		return nil, rejectf("%v", err)
 	}
 	desc := &def.JobDescription
-	a, err := pickApp(def)
-	if err != nil {
-		return nil, err
-	}
-	if len(desc.DataStaging) > 0 {
-		return nil, rejectf("job has %d DataStaging element(s); the local backend cannot stage files", len(desc.DataStaging))
-	}
-	for _, req := range def.Requirements() {
-		k, _, _ := strings.Cut(req, "=")
-		if (k == "os" || k == "arch") && !b.caps[req] {
-			return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(b.capList(k), ", "))
-		}
+	if a.SPMD != nil {
+		return nil, rejectf("SPMD (parallel) applications are not supported by the local backend")
 	}
 	if err := b.checkHosts(desc.Resources); err != nil {
 		return nil, err
 	}
-	if err := b.checkIdentity(a.userName, a.groupName); err != nil {
+	if err := b.id.Check(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	s := &spec{}
 	if r := desc.Resources; r != nil && r.ExclusiveExecution != nil {
 		s.exclusive = *r.ExclusiveExecution
 	}
-	if a.wall != nil {
+	if wall := a.WallTimeLimit(); wall != nil {
 		s.hasWall = true
-		if *a.wall >= uint64(math.MaxInt64/int64(time.Second)) {
+		if *wall >= uint64(math.MaxInt64/int64(time.Second)) {
 			s.hasWall = false // longer than time.Duration can hold: no limit
 		} else {
-			s.wall = time.Duration(*a.wall) * time.Second
+			s.wall = time.Duration(*wall) * time.Second
 		}
 	}
 
 	// Working directory.
 	s.dir = b.root
-	if a.wd.Path != "" {
-		p, err := onFS(desc.Resources, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+	if a.WorkingDirectory.Path != "" {
+		p, err := agents.OnFileSystem(desc.Resources, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
 		s.dir = absIn(b.root, p)
-	}
-	if err := noNUL("WorkingDirectory", s.dir); err != nil {
-		return nil, err
 	}
 	fi, err := os.Stat(s.dir)
 	switch {
@@ -130,14 +87,11 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 
 	// Environment: the base, overridden by the JSDL entries.
 	jobPATH := basePATH
-	set := make(map[string]bool, len(a.env))
+	set := make(map[string]bool, len(a.Environment))
 	var jenv []string
-	for _, e := range a.env {
-		v, err := onFS(desc.Resources, e.FilesystemName, e.Value, "Environment "+e.Name)
+	for _, e := range a.Environment {
+		v, err := agents.OnFileSystem(desc.Resources, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
-			return nil, err
-		}
-		if err := noNUL("Environment "+e.Name, v); err != nil {
 			return nil, err
 		}
 		if !jsdl.IsEnvName(e.Name) {
@@ -156,29 +110,23 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 		s.env = append(s.env, "PATH="+basePATH)
 	}
 	if !set["HOME"] {
-		s.env = append(s.env, "HOME="+b.id.home)
+		s.env = append(s.env, "HOME="+b.id.Home)
 	}
 	s.env = append(s.env, jenv...)
 
 	// Executable and arguments.
-	exe, err := onFS(desc.Resources, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := agents.OnFileSystem(desc.Resources, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
-		return nil, err
-	}
-	if err := noNUL("Executable", exe); err != nil {
 		return nil, err
 	}
 	if s.path, err = lookExecutable(exe, s.dir, jobPATH); err != nil {
 		return nil, err
 	}
-	s.argv = make([]string, 0, 1+len(a.args))
+	s.argv = make([]string, 0, 1+len(a.Argument))
 	s.argv = append(s.argv, exe)
-	for i, arg := range a.args {
-		v, err := onFS(desc.Resources, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+	for i, arg := range a.Argument {
+		v, err := agents.OnFileSystem(desc.Resources, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
-			return nil, err
-		}
-		if err := noNUL(fmt.Sprintf("Argument[%d]", i+1), v); err != nil {
 			return nil, err
 		}
 		s.argv = append(s.argv, v)
@@ -189,67 +137,22 @@ func (b *Backend) prepare(def *jsdl.JobDefinition) (*spec, error) {
 		if f.Path == "" {
 			return "", nil
 		}
-		p, err := onFS(desc.Resources, f.FilesystemName, f.Path, what)
+		p, err := agents.OnFileSystem(desc.Resources, f.FilesystemName, f.Path, what)
 		if err != nil {
-			return "", err
-		}
-		if err := noNUL(what, p); err != nil {
 			return "", err
 		}
 		return absIn(s.dir, p), nil
 	}
-	if s.in, err = stream(a.in, "Input"); err != nil {
+	if s.in, err = stream(a.Input, "Input"); err != nil {
 		return nil, err
 	}
-	if s.out, err = stream(a.out, "Output"); err != nil {
+	if s.out, err = stream(a.Output, "Output"); err != nil {
 		return nil, err
 	}
-	if s.errf, err = stream(a.errf, "Error"); err != nil {
+	if s.errf, err = stream(a.Error, "Error"); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// pickApp returns the application to run, or a rejection.
-func pickApp(def *jsdl.JobDefinition) (*app, error) {
-	ja := &def.JobDescription.Application
-	switch {
-	case ja.SPMD != nil:
-		return nil, rejectf("SPMD (parallel) applications are not supported by the local backend")
-	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
-		p := ja.POSIX
-		return &app{
-			exe: p.Executable, args: p.Argument,
-			in: p.Input, out: p.Output, errf: p.Error, wd: p.WorkingDirectory,
-			env: p.Environment, wall: p.WallTimeLimit,
-			userName: p.UserName, groupName: p.GroupName,
-		}, nil
-	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
-		h := ja.HPCProfile
-		return &app{
-			exe: h.Executable, args: h.Argument,
-			in: h.Input, out: h.Output, errf: h.Error, wd: h.WorkingDirectory,
-			env: h.Environment, userName: h.UserName,
-		}, nil
-	case ja.ApplicationName != "":
-		return nil, rejectf("job names application %q but no executable; the local backend runs only executables", ja.ApplicationName)
-	default:
-		return nil, rejectf("job has no executable")
-	}
-}
-
-// capList returns the capabilities with key k, for messages.
-func (b *Backend) capList(k string) []string {
-	var l []string
-	for _, c := range b.capabilities {
-		if strings.HasPrefix(c, k+"=") {
-			l = append(l, c)
-		}
-	}
-	if len(l) == 0 {
-		l = []string{"no " + k + "= label"}
-	}
-	return l
 }
 
 // checkHosts rejects a job whose CandidateHosts do not name this host.
@@ -270,57 +173,12 @@ func (b *Backend) checkHosts(r *jsdl.Resources) error {
 	return rejectf("job's CandidateHosts %q do not include this host (%q)", r.CandidateHosts, host)
 }
 
-// checkIdentity rejects a job asking to run as another user or group.
-func (b *Backend) checkIdentity(userName, groupName string) error {
-	if userName != "" && userName != b.id.username && userName != b.id.uid {
-		return rejectf("job asks to run as user %q; the local backend runs jobs only as %q", userName, b.id.username)
-	}
-	if groupName == "" {
-		return nil
-	}
-	gid := groupName
-	if _, err := strconv.Atoi(groupName); err != nil {
-		g, err := user.LookupGroup(groupName)
-		if err != nil {
-			return rejectf("job asks for group %q, which is unknown here", groupName)
-		}
-		gid = g.Gid
-	}
-	mine := []int{os.Getgid(), os.Getegid()}
-	if gs, err := os.Getgroups(); err == nil {
-		mine = append(mine, gs...)
-	}
-	for _, g := range mine {
-		if strconv.Itoa(g) == gid {
-			return nil
-		}
-	}
-	return rejectf("job asks for group %q; the local backend's user %q is not a member", groupName, b.id.username)
-}
-
-// onFS resolves value against the file system it names (see
-// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
-func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
-	p, err := res.OnFileSystem(name, value)
-	if err != nil {
-		return "", rejectf("%s %v", what, err)
-	}
-	return p, nil
-}
-
 // absIn makes p absolute, relative to dir (which is absolute).
 func absIn(dir, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dir, p)
-}
-
-func noNUL(what, s string) error {
-	if strings.IndexByte(s, 0) >= 0 {
-		return rejectf("%s contains a NUL byte", what)
-	}
-	return nil
 }
 
 // lookExecutable resolves exe as execvp would in dir with the job's PATH: a

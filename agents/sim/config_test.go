@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -72,7 +73,7 @@ func TestValidate(t *testing.T) {
 			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err %v, want ErrInvalidConfig mentioning %q", err, c.want)
 			}
-			if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
+			if _, err := New(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("New: %v", err)
 			}
 		})
@@ -103,7 +104,7 @@ func TestValidateAccepts(t *testing.T) {
 func TestNewCopiesSlices(t *testing.T) {
 	cfg := baseConfig(NewFakeClock(t0))
 	cfg.Capabilities = []string{"os=LINUX"}
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

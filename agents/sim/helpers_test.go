@@ -27,11 +27,11 @@ func newSim(t testing.TB, mod func(*Config)) (*Backend, *FakeClock) {
 	if mod != nil {
 		mod(&cfg)
 	}
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { b.Close(context.Background()) })
 	return b, clk
 }
 

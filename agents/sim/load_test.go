@@ -23,11 +23,11 @@ func TestExactlyOnceAudit(t *testing.T) {
 	}
 	cfg := baseConfig(nil)
 	cfg.RunSlots, cfg.RunTime, cfg.Retention = 1000, Uniform(0, time.Millisecond), time.Hour
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer b.Close(context.Background())
 	workers := 4 * runtime.GOMAXPROCS(0)
 	var next atomic.Int64
 	ids := make([]string, n)
@@ -88,11 +88,11 @@ func TestConcurrentAccounting(t *testing.T) {
 	cfg.RefuseAbove, cfg.RefuseBase, cfg.RefuseLoad = 5000, 0.05, 0.3
 	cfg.RunTime, cfg.FailFraction, cfg.LostReplyProbability = Exponential(time.Millisecond), 0.1, 0.05
 	cfg.RejectRequirements, cfg.Retention = []string{"os=WINNT"}, 10*time.Millisecond
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer b.Close(context.Background())
 	const goroutines, each = 16, 300
 	var refused, rejected, lost, accepted, cancelled atomic.Int64
 	var wg sync.WaitGroup
@@ -153,11 +153,11 @@ func TestConcurrentAccounting(t *testing.T) {
 
 func benchBackend(b *testing.B) *Backend {
 	cfg := baseConfig(nil)
-	be, err := New(cfg)
+	be, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { be.Close() })
+	b.Cleanup(func() { be.Close(context.Background()) })
 	return be
 }
 
@@ -220,11 +220,11 @@ func BenchmarkSubmitParallel(b *testing.B) {
 func BenchmarkStatus(b *testing.B) {
 	cfg := baseConfig(NewFakeClock(t0))
 	cfg.RunSlots, cfg.RunTime = 10_000, Fixed(time.Hour)
-	be, err := New(cfg)
+	be, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer be.Close()
+	defer be.Close(context.Background())
 	var ids []string
 	for i := range 100_000 {
 		id, _ := be.Submit(context.Background(), ajob(guid(i)))

@@ -13,8 +13,8 @@ import (
 )
 
 // Backend is a simulated resource broker. It implements agents.Backend,
-// agents.Finder, agents.Statuser and agents.Canceller, and is safe for
-// concurrent use.
+// agents.Finder, agents.Statuser, agents.Canceller, agents.Loader and
+// agents.Closer, and is safe for concurrent use.
 type Backend struct {
 	cfg       Config
 	clock     Clock
@@ -87,10 +87,16 @@ var (
 	_ agents.Finder    = (*Backend)(nil)
 	_ agents.Statuser  = (*Backend)(nil)
 	_ agents.Canceller = (*Backend)(nil)
+	_ agents.Loader    = (*Backend)(nil)
+	_ agents.Closer    = (*Backend)(nil)
 )
 
-// New validates cfg and returns a Backend.
-func New(cfg Config) (*Backend, error) {
+// New validates cfg and returns a Backend. It waits for nothing; ctx is
+// checked first.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -375,8 +381,9 @@ func (b *Backend) Stats() Stats {
 
 // Close stops the backend: submissions in their round trip and all later
 // calls but Submissions and Stats return an error wrapping ErrClosed (and
-// tuplebroker.ErrRefused). It is idempotent and returns nil.
-func (b *Backend) Close() error {
+// tuplebroker.ErrRefused). It is idempotent, waits for nothing and returns
+// nil (agents.Closer).
+func (b *Backend) Close(context.Context) error {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()

@@ -72,11 +72,11 @@ func TestJitterDeterministic(t *testing.T) {
 func TestLatencyRealClock(t *testing.T) {
 	cfg := baseConfig(nil)
 	cfg.SubmitLatency = 20 * time.Millisecond
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer b.Close(context.Background())
 	start := time.Now()
 	if _, err := b.Submit(context.Background(), ajob("a")); err != nil {
 		t.Fatal(err)
@@ -89,11 +89,11 @@ func TestLatencyRealClock(t *testing.T) {
 func TestSubmitHonoursContext(t *testing.T) {
 	cfg := baseConfig(nil)
 	cfg.SubmitLatency, cfg.Concurrency = time.Hour, 1
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(10*time.Millisecond, cancel)
@@ -616,7 +616,7 @@ func TestClose(t *testing.T) {
 	b, clk := newSim(t, func(c *Config) { c.SubmitLatency = time.Second })
 	ch := submitAsync(context.Background(), b, ajob("a"))
 	waitSleepers(t, clk, 1)
-	if err := b.Close(); err != nil {
+	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	wantErr(t, wait(t, ch).err, tuplebroker.ErrRefused, ErrClosed)
@@ -627,7 +627,7 @@ func TestClose(t *testing.T) {
 	_, _, err = b.Find(context.Background(), "a")
 	wantErr(t, err, ErrClosed)
 	wantErr(t, b.Cancel(context.Background(), "t-1"), ErrClosed)
-	if err := b.Close(); err != nil {
+	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if s := b.Stats(); s.Refused != 2 || s.Accepted != 0 {

@@ -6,10 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
-	"tuplebroker/agents/local"
+	"tuplebroker/jsdl"
 )
 
 // Config configures a Slurm backend. Zero fields take the values of
@@ -87,7 +88,9 @@ func DefaultConfig() Config {
 // DefaultCapabilities returns "os=LINUX", "arch=<this machine's
 // architecture>" and "exclusive=true" (ExclusiveExecution becomes
 // --exclusive). The compute nodes are assumed to be like the submit host.
-func DefaultCapabilities() []string { return local.DefaultCapabilities() }
+func DefaultCapabilities() []string {
+	return []string{"os=" + string(jsdl.GoOS(runtime.GOOS)), "arch=" + string(jsdl.GoArch(runtime.GOARCH)), "exclusive=true"}
+}
 
 // withDefaults fills zero fields from DefaultConfig.
 func (c Config) withDefaults() Config {

@@ -70,7 +70,7 @@ func TestNewDefaultsAndJobCompDetection(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("ClusterName=x # comment\njobcomptype = jobcomp/filetxt\nJobCompLoc="+comp+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(Config{Conf: conf, Bin: fakeBin(t), Spool: filepath.Join(dir, "spool", "s")})
+	b, err := New(context.Background(), Config{Conf: conf, Bin: fakeBin(t), Spool: filepath.Join(dir, "spool", "s")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,15 +89,15 @@ func TestNewDefaultsAndJobCompDetection(t *testing.T) {
 		t.Errorf("capabilities %q", caps)
 	}
 
-	if b, err := New(Config{Conf: conf, Bin: fakeBin(t), JobComp: "none"}); err != nil || b.comp != nil {
+	if b, err := New(context.Background(), Config{Conf: conf, Bin: fakeBin(t), JobComp: "none"}); err != nil || b.comp != nil {
 		t.Errorf("JobComp none: %v %v", b.comp, err)
 	}
 	other := filepath.Join(dir, "slurm2.conf")
 	os.WriteFile(other, []byte("JobCompType=jobcomp/none\nJobCompLoc="+comp+"\n"), 0o644)
-	if b, err := New(Config{Conf: other, Bin: fakeBin(t)}); err != nil || b.comp != nil {
+	if b, err := New(context.Background(), Config{Conf: other, Bin: fakeBin(t)}); err != nil || b.comp != nil {
 		t.Errorf("jobcomp/none: %v %v", b.comp, err)
 	}
-	if _, err := New(Config{Bin: t.TempDir()}); err == nil {
+	if _, err := New(context.Background(), Config{Bin: t.TempDir()}); err == nil {
 		t.Errorf("New without the Slurm commands succeeded")
 	}
 }
@@ -106,7 +106,7 @@ func TestNewDefaultsAndJobCompDetection(t *testing.T) {
 // (mode 0600, removed afterwards) and nothing on stdin.
 func TestSpoolScriptIsPassedAsFile(t *testing.T) {
 	spool := filepath.Join(t.TempDir(), "spool")
-	b, err := New(Config{Bin: fakeBin(t), Spool: spool})
+	b, err := New(context.Background(), Config{Bin: fakeBin(t), Spool: spool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSpoolScriptIsPassedAsFile(t *testing.T) {
 }
 
 func TestSubmitParsesAnswer(t *testing.T) {
-	b, err := New(Config{Bin: fakeBin(t)})
+	b, err := New(context.Background(), Config{Bin: fakeBin(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,9 +42,10 @@
 //     for a minute); none of them in the partition → rejected.
 //   - filesystemName attributes resolve against the FileSystem's
 //     MountPoint. UserName and GroupName must be the broker's own.
-//   - Rejected (tuplebroker.ErrRejected) before sbatch runs: DataStaging, an
-//     os=/arch=/exclusive=/spmd= requirement not in Config.Capabilities, an
-//     ApplicationName without executable, unsatisfiable ranges. Ignored:
+//   - Rejected (tuplebroker.ErrRejected) before sbatch runs: by the agent
+//     core (agents.Admit), DataStaging, a requirement (os=, arch=,
+//     exclusive=, spmd=, ...) not in Config.Capabilities, an ApplicationName
+//     without executable; by Submit, unsatisfiable ranges. Ignored:
 //     the other POSIX limits (CPU time, file size, ...), CPU speed,
 //     bandwidth, virtual memory, OperatingSystemVersion.
 //

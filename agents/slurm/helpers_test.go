@@ -71,7 +71,7 @@ func newLive(t *testing.T, c cluster, cfg Config) *Backend {
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 20 * time.Second
 	}
-	b, err := New(cfg)
+	b, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

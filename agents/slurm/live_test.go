@@ -383,7 +383,11 @@ func TestLiveRejections(t *testing.T) {
 		"not an executable": jobDoc(`<jsdl:ApplicationName>blast</jsdl:ApplicationName>`),
 	} {
 		guid := newGUID()
-		_, err := b.Submit(ctx, agents.Job{GUID: guid, Definition: parse(t, doc)})
+		def := parse(t, doc)
+		err := agents.Admit(def, b.Capabilities()) // first, as in the agent
+		if err == nil {
+			_, err = b.Submit(ctx, agents.Job{GUID: guid, Definition: def})
+		}
 		if !errors.Is(err, tuplebroker.ErrRejected) {
 			t.Errorf("%s: err = %v, want ErrRejected", name, err)
 		}
@@ -444,7 +448,7 @@ func BenchmarkLiveSubmit(bm *testing.B) {
 	if dir == "" || conf == "" {
 		bm.Skip("no live Slurm clusters")
 	}
-	b, err := New(Config{Name: "slurm-a", Conf: conf})
+	b, err := New(context.Background(), Config{Name: "slurm-a", Conf: conf})
 	if err != nil {
 		bm.Fatal(err)
 	}

@@ -3,14 +3,13 @@ package slurm
 import (
 	"fmt"
 	"math"
-	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"tuplebroker"
 
+	"tuplebroker/agents"
 	"tuplebroker/jsdl"
 )
 
@@ -26,47 +25,17 @@ type node struct {
 	name, host string
 }
 
-// identity is the user the jobs run as: the broker's own.
-type identity struct {
-	username, uid, home string
-	gids                []string // primary and supplementary group ids
-}
-
-func currentIdentity() identity {
-	id := identity{uid: strconv.Itoa(os.Getuid())}
-	if u, err := user.Current(); err == nil {
-		id.username, id.home = u.Username, u.HomeDir
-	}
-	if id.home == "" {
-		id.home = os.Getenv("HOME")
-	}
-	if id.home == "" {
-		id.home = "/"
-	}
-	id.gids = append(id.gids, strconv.Itoa(os.Getgid()), strconv.Itoa(os.Getegid()))
-	if gs, err := os.Getgroups(); err == nil {
-		for _, g := range gs {
-			id.gids = append(id.gids, strconv.Itoa(g))
-		}
-	}
-	return id
-}
-
 // translator turns JSDL into sbatch options and a batch script. It does no
 // I/O: the partition's nodes are looked up by the caller when a job names
 // CandidateHosts.
 type translator struct {
 	partition string
-	caps      map[string]bool
-	capList   []string
 	root      string // absolute
 	srun      string
 	// export is sbatch's --export value: "ALL" passes sbatch's own
 	// (minimal) environment, "NONE" loads the user's login environment.
 	export string
-	id     identity
-	// lookupGroup resolves a group name to its id; nil means user.LookupGroup.
-	lookupGroup func(name string) (string, error)
+	id     agents.User
 }
 
 // rejectf returns an error wrapping tuplebroker.ErrRejected.
@@ -82,77 +51,27 @@ const (
 	mib           = 1 << 20
 )
 
-// app is the part of a POSIX, HPC Profile or SPMD application used here.
-type app struct {
-	exe                 jsdl.FileName
-	args                []jsdl.Argument
-	in, out, errf, wd   jsdl.FileName
-	env                 []jsdl.Environment
-	wall                *uint64
-	userName, groupName string
-	spmd                *jsdl.SPMDApplication
-}
-
-func pickApp(def *jsdl.JobDefinition) (*app, error) {
-	ja := &def.JobDescription.Application
-	switch {
-	case ja.POSIX != nil && ja.POSIX.Executable.Path != "":
-		p := ja.POSIX
-		return &app{exe: p.Executable, args: p.Argument, in: p.Input, out: p.Output, errf: p.Error,
-			wd: p.WorkingDirectory, env: p.Environment, wall: p.WallTimeLimit,
-			userName: p.UserName, groupName: p.GroupName}, nil
-	case ja.HPCProfile != nil && ja.HPCProfile.Executable.Path != "":
-		h := ja.HPCProfile
-		return &app{exe: h.Executable, args: h.Argument, in: h.Input, out: h.Output, errf: h.Error,
-			wd: h.WorkingDirectory, env: h.Environment, userName: h.UserName}, nil
-	case ja.SPMD != nil && ja.SPMD.Executable.Path != "":
-		s := ja.SPMD
-		return &app{exe: s.Executable, args: s.Argument, in: s.Input, out: s.Output, errf: s.Error,
-			wd: s.WorkingDirectory, env: s.Environment, wall: s.WallTimeLimit,
-			userName: s.UserName, groupName: s.GroupName, spmd: s}, nil
-	case ja.ApplicationName != "":
-		return nil, rejectf("job names application %q but no executable; the Slurm backend runs only executables", ja.ApplicationName)
-	default:
-		return nil, rejectf("job has no executable")
-	}
-}
-
-// translate checks that the job can run here and translates it. nodes are
-// the partition's nodes, needed only when the job names CandidateHosts.
-// Errors wrap tuplebroker.ErrRejected.
+// translate translates a job agents.Admit has admitted. nodes are the
+// partition's nodes, needed only when the job names CandidateHosts. Errors
+// wrap tuplebroker.ErrRejected.
 func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []node) (*submission, error) {
 	if !safeToken(guid) {
 		return nil, rejectf("job GUID %q is not a plain name", guid)
 	}
-	if def == nil {
-		return nil, rejectf("job has no definition")
+	a, err := def.Program() // nil: "job has no executable"
+	if err != nil {
+		return nil, rejectf("%v", err)
 	}
 	desc := &def.JobDescription
-	a, err := pickApp(def)
-	if err != nil {
-		return nil, err
-	}
-	if len(desc.DataStaging) > 0 {
-		return nil, rejectf("job has %d DataStaging element(s); the Slurm backend cannot stage files", len(desc.DataStaging))
-	}
-	for _, req := range def.Requirements() {
-		k, _, _ := strings.Cut(req, "=")
-		switch k {
-		case "os", "arch", "exclusive", "spmd":
-			if !t.caps[req] {
-				return nil, rejectf("job requires %s; this backend offers %s", req, strings.Join(t.capsWith(k), ", "))
-			}
-		}
-	}
-	if err := t.checkIdentity(a.userName, a.groupName); err != nil {
+	if err := t.id.Check(a.UserName, a.GroupName); err != nil {
 		return nil, err
 	}
 	res := desc.Resources
 
 	// Working directory: resolved here, entered by the script.
 	wd := t.root
-	if a.wd.Path != "" {
-		p, err := onFS(res, a.wd.FilesystemName, a.wd.Path, "WorkingDirectory")
+	if a.WorkingDirectory.Path != "" {
+		p, err := agents.OnFileSystem(res, a.WorkingDirectory.FilesystemName, a.WorkingDirectory.Path, "WorkingDirectory")
 		if err != nil {
 			return nil, err
 		}
@@ -188,11 +107,11 @@ func (t *translator) translate(guid string, def *jsdl.JobDefinition, nodes []nod
 
 // resourceArgs translates the wall time, CPU, memory, exclusivity and host
 // requests into sbatch options.
-func (t *translator) resourceArgs(a *app, res *jsdl.Resources, nodes []node) ([]string, error) {
+func (t *translator) resourceArgs(a *jsdl.Program, res *jsdl.Resources, nodes []node) ([]string, error) {
 	var args []string
-	if a.wall != nil {
-		m := *a.wall / 60
-		if *a.wall%60 != 0 {
+	if wall := a.WallTimeLimit(); wall != nil {
+		m := *wall / 60
+		if *wall%60 != 0 {
 			m++
 		}
 		if m < 1 {
@@ -224,7 +143,7 @@ func (t *translator) resourceArgs(a *app, res *jsdl.Resources, nodes []node) ([]
 	if nodeCount > 0 {
 		args = append(args, "--nodes="+strconv.FormatUint(nodeCount, 10))
 	}
-	if s := a.spmd; s != nil {
+	if s := a.SPMD; s != nil {
 		var tasks, threads uint64
 		if np := s.NumberOfProcesses; np != nil {
 			tasks = np.Value
@@ -361,7 +280,7 @@ func candidateArgs(candidates []string, nodes []node, nodeCount uint64) ([]strin
 // script writes the batch script. Its first line after the shebang is a
 // command, so sbatch reads no #SBATCH directive from it; every value that
 // came from the job is single-quoted.
-func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string) ([]byte, error) {
+func (t *translator) script(guid string, a *jsdl.Program, res *jsdl.Resources, wd string) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("#!/bin/bash\n")
 	b.WriteString(": tuplebroker job " + guid + "\n")
@@ -372,17 +291,17 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 		if f.Path == "" {
 			return "", nil
 		}
-		return onFS(res, f.FilesystemName, f.Path, what)
+		return agents.OnFileSystem(res, f.FilesystemName, f.Path, what)
 	}
-	in, err := stream(a.in, "Input")
+	in, err := stream(a.Input, "Input")
 	if err != nil {
 		return nil, err
 	}
-	out, err := stream(a.out, "Output")
+	out, err := stream(a.Output, "Output")
 	if err != nil {
 		return nil, err
 	}
-	errf, err := stream(a.errf, "Error")
+	errf, err := stream(a.Error, "Error")
 	if err != nil {
 		return nil, err
 	}
@@ -404,8 +323,8 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 		b.WriteString("exec " + strings.Join(redir, " ") + " || exit 1\n")
 	}
 
-	seen := make(map[string]bool, len(a.env))
-	for _, e := range a.env {
+	seen := make(map[string]bool, len(a.Environment))
+	for _, e := range a.Environment {
 		if !jsdl.IsEnvName(e.Name) {
 			return nil, rejectf("environment variable name %q is not valid", e.Name)
 		}
@@ -416,7 +335,7 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 			return nil, rejectf("environment variable %s is set twice", e.Name)
 		}
 		seen[e.Name] = true
-		v, err := onFS(res, e.FilesystemName, e.Value, "Environment "+e.Name)
+		v, err := agents.OnFileSystem(res, e.FilesystemName, e.Value, "Environment "+e.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -425,19 +344,19 @@ func (t *translator) script(guid string, a *app, res *jsdl.Resources, wd string)
 		fmt.Fprintf(&b, "unset -v %s; export %s=%s\n", e.Name, e.Name, shellQuote(v))
 	}
 
-	exe, err := onFS(res, a.exe.FilesystemName, a.exe.Path, "Executable")
+	exe, err := agents.OnFileSystem(res, a.Executable.FilesystemName, a.Executable.Path, "Executable")
 	if err != nil {
 		return nil, err
 	}
 	cmd := []string{"exec"}
-	if a.spmd != nil {
+	if a.SPMD != nil {
 		cmd = append(cmd, "--", shellQuote(t.srun), "--export=ALL", "--kill-on-bad-exit=1", "--")
 	} else {
 		cmd = append(cmd, "--")
 	}
 	cmd = append(cmd, shellQuote(exe))
-	for i, arg := range a.args {
-		v, err := onFS(res, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
+	for i, arg := range a.Argument {
+		v, err := agents.OnFileSystem(res, arg.FilesystemName, arg.Value, fmt.Sprintf("Argument[%d]", i+1))
 		if err != nil {
 			return nil, err
 		}
@@ -479,64 +398,6 @@ func shellQuote(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
-}
-
-// capsWith lists the offered capabilities with key k, for messages.
-func (t *translator) capsWith(k string) []string {
-	var l []string
-	for _, c := range t.capList {
-		if strings.HasPrefix(c, k+"=") {
-			l = append(l, c)
-		}
-	}
-	if len(l) == 0 {
-		l = []string{"no " + k + "= label"}
-	}
-	return l
-}
-
-// checkIdentity rejects a job asking to run as another user or group than
-// the broker's: Slurm runs a job as the user who submits it.
-func (t *translator) checkIdentity(userName, groupName string) error {
-	if userName != "" && userName != t.id.username && userName != t.id.uid {
-		return rejectf("job asks to run as user %q; this backend submits only as %q", userName, t.id.username)
-	}
-	if groupName == "" {
-		return nil
-	}
-	gid := groupName
-	if _, err := strconv.Atoi(groupName); err != nil {
-		lookup := t.lookupGroup
-		if lookup == nil {
-			lookup = func(name string) (string, error) {
-				g, err := user.LookupGroup(name)
-				if err != nil {
-					return "", err
-				}
-				return g.Gid, nil
-			}
-		}
-		if gid, err = lookup(groupName); err != nil {
-			return rejectf("job asks for group %q, which is unknown here", groupName)
-		}
-	}
-	if slices.Contains(t.id.gids, gid) {
-		return nil
-	}
-	return rejectf("job asks for group %q; the submitting user %q is not a member", groupName, t.id.username)
-}
-
-// onFS resolves value against the file system it names (see
-// jsdl.Resources.OnFileSystem); a bad reference rejects the job.
-func onFS(res *jsdl.Resources, name, value, what string) (string, error) {
-	if strings.IndexByte(value, 0) >= 0 {
-		return "", rejectf("%s contains a NUL byte", what)
-	}
-	p, err := res.OnFileSystem(name, value)
-	if err != nil {
-		return "", rejectf("%s %v", what, err)
-	}
-	return p, nil
 }
 
 // absIn makes p absolute, relative to dir (which is absolute).

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"tuplebroker"
+	"tuplebroker/agents"
+	"tuplebroker/jsdl"
 )
 
 // nasty are strings a shell would act on if it ever interpreted them.
@@ -41,23 +43,29 @@ func nasty(marker string) []string {
 	}
 }
 
-func testTranslator() *translator {
-	caps := []string{"os=LINUX", "arch=x86_64", "exclusive=true"}
-	t := &translator{
-		caps:    map[string]bool{},
-		capList: caps,
-		root:    "/",
-		srun:    "srun",
-		id:      identity{username: "alice", uid: "1000", gids: []string{"1000", "27"}},
-		lookupGroup: func(name string) (string, error) {
-			if name == "sudo" {
-				return "27", nil
-			}
-			return "", errors.New("no such group")
-		},
+// testCaps are the capabilities the test translator's backend offers.
+func testCaps() []string { return []string{"os=LINUX", "arch=x86_64", "exclusive=true"} }
+
+// admitTranslate is what a job goes through in an agent: agents.Admit
+// against caps, then translate.
+func admitTranslate(tr *translator, caps []string, guid string, def *jsdl.JobDefinition, nodes []node) (*submission, error) {
+	if err := agents.Admit(def, caps); err != nil {
+		return nil, err
 	}
-	for _, c := range caps {
-		t.caps[c] = true
+	return tr.translate(guid, def, nodes)
+}
+
+func testTranslator() *translator {
+	t := &translator{
+		root: "/",
+		srun: "srun",
+		id: agents.User{Name: "alice", UID: "1000", GIDs: []string{"1000", "27"},
+			LookupGroup: func(name string) (string, error) {
+				if name == "sudo" {
+					return "27", nil
+				}
+				return "", errors.New("no such group")
+			}},
 	}
 	return t
 }
@@ -345,10 +353,12 @@ func TestTranslateSPMD(t *testing.T) {
 		<jsdl-spmd:ThreadsPerProcess>3</jsdl-spmd:ThreadsPerProcess>
 		<jsdl-spmd:SPMDVariation>` + variation + `</jsdl-spmd:SPMDVariation></jsdl-spmd:SPMDApplication>`)
 	tr := testTranslator()
-	_, err := tr.translate("g", parse(t, doc), nil)
+	_, err := admitTranslate(tr, testCaps(), "g", parse(t, doc), nil)
 	wantRejected(t, err) // the variation is not offered
+	if _, err := admitTranslate(tr, append(testCaps(), "spmd="+variation), "g", parse(t, doc), nil); err != nil {
+		t.Fatalf("offered variation: %v", err)
+	}
 
-	tr.caps["spmd="+variation] = true
 	tr.srun = "/usr/bin/srun"
 	got := argsOf(t, tr, doc, nil)
 	if want := []string{"--ntasks=4", "--cpus-per-task=3", "--ntasks-per-node=2"}; !slices.Equal(got, want) {
@@ -394,7 +404,7 @@ func TestTranslateRejects(t *testing.T) {
 			if err != nil {
 				t.Skipf("document not accepted by the parser: %v", err)
 			}
-			_, err = testTranslator().translate(tc.guid, def, nodes)
+			_, err = admitTranslate(testTranslator(), testCaps(), tc.guid, def, nodes)
 			wantRejected(t, err)
 		})
 	}

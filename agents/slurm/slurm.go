@@ -64,8 +64,12 @@ var commands = []string{"sbatch", "squeue", "scancel", "sinfo"}
 
 // New returns a backend configured by cfg, whose zero fields take the values
 // of DefaultConfig. It fails if the configuration is invalid, a Slurm
-// command cannot be found, or Spool cannot be created.
-func New(cfg Config) (*Backend, error) {
+// command cannot be found, or Spool cannot be created. It runs no Slurm
+// command; ctx is checked first.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -90,11 +94,11 @@ func New(cfg Config) (*Backend, error) {
 	// Only what the commands need: which cluster, and for the queries
 	// times in UTC in the standard format. sbatch's environment is the
 	// jobs' base environment (--export=ALL) unless LoginEnvironment.
-	id := currentIdentity()
+	id := agents.CurrentUser()
 	query := []string{"TZ=UTC", "SLURM_TIME_FORMAT=standard", "PATH=/usr/bin:/bin"}
-	jobBase := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + id.home}
-	if id.username != "" {
-		jobBase = append(jobBase, "USER="+id.username, "LOGNAME="+id.username)
+	jobBase := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + id.Home}
+	if id.Name != "" {
+		jobBase = append(jobBase, "USER="+id.Name, "LOGNAME="+id.Name)
 	}
 	if cfg.Conf != "" {
 		query = append(query, "SLURM_CONF="+cfg.Conf)
@@ -126,8 +130,6 @@ func New(cfg Config) (*Backend, error) {
 		spool:        cfg.Spool,
 		tr: translator{
 			partition: cfg.Partition,
-			caps:      make(map[string]bool, len(cfg.Capabilities)),
-			capList:   slices.Clone(cfg.Capabilities),
 			root:      filepath.Clean(cfg.Root),
 			srun:      cfg.Srun,
 			export:    export,
@@ -136,9 +138,6 @@ func New(cfg Config) (*Backend, error) {
 		run:       execRunner(paths, envs, cfg.CallTimeout),
 		log:       log,
 		cancelled: make(map[string]bool),
-	}
-	for _, c := range cfg.Capabilities {
-		b.tr.caps[c] = true
 	}
 	switch comp := cfg.JobComp; comp {
 	case "none":

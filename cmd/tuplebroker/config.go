@@ -165,20 +165,12 @@ func (c poolConfig) validate() error {
 			return fmt.Errorf("agents[%d]: agent %q listed twice", i, a.Name)
 		}
 		seen[a.Name] = true
-		switch a.Backend {
-		case "local", "sim":
-		case "slurm":
-			if a.Slurm == nil {
-				return fmt.Errorf("agents[%d] (%s): backend slurm needs a \"slurm\" section", i, a.Name)
-			}
-		case "gridengine":
-			if a.GridEngine == nil {
-				return fmt.Errorf("agents[%d] (%s): backend gridengine needs a \"gridengine\" section", i, a.Name)
-			}
-		case "":
-			return fmt.Errorf("agents[%d] (%s): no backend (local, sim, slurm or gridengine)", i, a.Name)
-		default:
-			return fmt.Errorf("agents[%d] (%s): unknown backend %q (local, sim, slurm or gridengine)", i, a.Name, a.Backend)
+		kind, err := lookupBackend(a.Backend)
+		if err != nil {
+			return fmt.Errorf("agents[%d] (%s): %w", i, a.Name, err)
+		}
+		if err := kind.check(a); err != nil {
+			return fmt.Errorf("agents[%d] (%s): %w", i, a.Name, err)
 		}
 		if _, err := a.Throttle.build(); err != nil {
 			return fmt.Errorf("agents[%d] (%s): %w", i, a.Name, err)

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,86 +253,23 @@ func (p *pool) newFactory(ctx context.Context) (*factory.Factory, error) {
 
 // startAgent builds one agent and its backend; closer releases the backend.
 func (p *pool) startAgent(ctx context.Context, ac agentConfig) (*agents.Agent, func(), error) {
-	var be agents.Backend
+	kind, err := lookupBackend(ac.Backend)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+	}
+	be, err := kind.build(ctx, p, ac)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+	}
 	closer := func() {}
-	switch ac.Backend {
-	case "local":
-		cfg := local.DefaultConfig()
-		cfg.Name = ac.Name
-		if lc := ac.Local; lc != nil {
-			if lc.Slots > 0 {
-				cfg.Slots = lc.Slots
-			}
-			if lc.Root != "" {
-				cfg.Root = lc.Root
-			}
-			if len(lc.Capabilities) > 0 {
-				cfg.Capabilities = lc.Capabilities
-			}
-		}
-		cfg.Logger = p.log.With("backend", ac.Name)
-		lb, err := local.New(cfg)
-		if err != nil {
-			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
-		}
-		be = lb
+	if c, ok := be.(agents.Closer); ok {
 		closer = func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 			defer cancel()
-			_ = lb.Close(cctx)
-		}
-	case "sim":
-		cfg, err := ac.Sim.build(ac.Name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
-		}
-		sb, err := sim.New(cfg)
-		if err != nil {
-			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
-		}
-		p.sims = append(p.sims, sb)
-		be = sb
-		closer = func() {
-			_ = sb.Close()
-			if ac.Sim != nil && ac.Sim.RecordFile != "" {
-				if err := writeSimRecord(ac.Sim.RecordFile, sb); err != nil {
-					p.log.Error("sim record", "agent", ac.Name, "err", err)
-				}
+			if err := c.Close(cctx); err != nil {
+				p.log.Error("closing backend", "agent", ac.Name, "err", err)
 			}
 		}
-	case "gridengine":
-		gc := ac.GridEngine
-		cfg := gridengine.DefaultConfig()
-		cfg.Name = ac.Name
-		cfg.Root = gc.Root
-		if gc.Cell != "" {
-			cfg.Cell = gc.Cell
-		}
-		cfg.QmasterPort, cfg.ExecdPort = gc.QmasterPort, gc.ExecdPort
-		cfg.Queue, cfg.ParallelEnv, cfg.MaxSlots = gc.Queue, gc.ParallelEnv, gc.MaxSlots
-		if gc.ExclusiveResource != "" {
-			cfg.ExclusiveResource = gc.ExclusiveResource
-		}
-		cfg.WorkDir, cfg.Spool = gc.WorkDir, gc.Spool
-		if len(gc.Capabilities) > 0 {
-			cfg.Capabilities = gc.Capabilities
-		}
-		cfg.CallTimeout = gc.CallTimeout.or(cfg.CallTimeout)
-		cfg.Logger = p.log.With("backend", ac.Name)
-		gb, err := gridengine.New(cfg)
-		if err != nil {
-			return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
-		}
-		be = gb
-		closer = func() { _ = gb.Close() }
-	case "slurm":
-		sb, c, err := p.slurmBackend(ac)
-		if err != nil {
-			return nil, nil, err
-		}
-		be, closer = sb, c
-	default:
-		return nil, nil, fmt.Errorf("agent %s: unknown backend %q", ac.Name, ac.Backend)
 	}
 	th, err := ac.Throttle.build()
 	if err != nil {
@@ -424,8 +364,111 @@ func (p *pool) awaitAdverts(ctx context.Context) error {
 	}
 }
 
-// slurmBackend builds a slurm agent's backend.
-func (p *pool) slurmBackend(ac agentConfig) (agents.Backend, func(), error) {
+// closeTimeout bounds the release of one backend (agents.Closer) when its
+// agent stops: a local backend's jobs get their kill grace, then SIGKILL.
+const closeTimeout = 15 * time.Second
+
+// backendKind is one backend an agent may name: how to check its section of
+// the configuration before anything starts, and how to build it.
+type backendKind struct {
+	// check reports what the agent's configuration lacks for this backend.
+	check func(ac agentConfig) error
+	// build returns the backend, configured from the agent's section.
+	build func(ctx context.Context, p *pool, ac agentConfig) (agents.Backend, error)
+}
+
+// backendKinds are the backends by the name agents give in "backend": one
+// map literal, built here and nowhere else.
+func backendKinds() map[string]backendKind {
+	return map[string]backendKind{
+		"local":      {check: func(agentConfig) error { return nil }, build: newLocalBackend},
+		"sim":        {check: checkSimSection, build: newSimBackend},
+		"slurm":      {check: needSection("slurm", func(ac agentConfig) bool { return ac.Slurm != nil }), build: newSlurmBackend},
+		"gridengine": {check: needSection("gridengine", func(ac agentConfig) bool { return ac.GridEngine != nil }), build: newGridEngineBackend},
+	}
+}
+
+// lookupBackend returns the backend of that name; an unknown or empty name
+// is an error listing the known ones.
+func lookupBackend(name string) (backendKind, error) {
+	kinds := backendKinds()
+	k, ok := kinds[name]
+	if !ok {
+		known := strings.Join(slices.Sorted(maps.Keys(kinds)), ", ")
+		if name == "" {
+			return k, fmt.Errorf("no backend (%s)", known)
+		}
+		return k, fmt.Errorf("unknown backend %q (%s)", name, known)
+	}
+	return k, nil
+}
+
+// needSection requires the agent's section of the backend's name.
+func needSection(name string, has func(agentConfig) bool) func(agentConfig) error {
+	return func(ac agentConfig) error {
+		if !has(ac) {
+			return fmt.Errorf("backend %s needs a %q section", name, name)
+		}
+		return nil
+	}
+}
+
+func checkSimSection(ac agentConfig) error {
+	_, err := ac.Sim.build(ac.Name)
+	return err
+}
+
+func newLocalBackend(ctx context.Context, p *pool, ac agentConfig) (agents.Backend, error) {
+	cfg := local.DefaultConfig()
+	cfg.Name = ac.Name
+	if lc := ac.Local; lc != nil {
+		if lc.Slots > 0 {
+			cfg.Slots = lc.Slots
+		}
+		if lc.Root != "" {
+			cfg.Root = lc.Root
+		}
+		if len(lc.Capabilities) > 0 {
+			cfg.Capabilities = lc.Capabilities
+		}
+	}
+	cfg.Logger = p.log.With("backend", ac.Name)
+	return local.New(ctx, cfg)
+}
+
+func newSimBackend(ctx context.Context, p *pool, ac agentConfig) (agents.Backend, error) {
+	cfg, err := ac.Sim.build(ac.Name)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := sim.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.sims = append(p.sims, sb)
+	if ac.Sim != nil && ac.Sim.RecordFile != "" {
+		return recordingSim{Backend: sb, path: ac.Sim.RecordFile}, nil
+	}
+	return sb, nil
+}
+
+// recordingSim is a sim backend that writes its record file when closed.
+type recordingSim struct {
+	*sim.Backend
+	path string
+}
+
+func (r recordingSim) Close(ctx context.Context) error {
+	if err := r.Backend.Close(ctx); err != nil {
+		return err
+	}
+	if err := writeSimRecord(r.path, r.Backend); err != nil {
+		return fmt.Errorf("sim record: %w", err)
+	}
+	return nil
+}
+
+func newSlurmBackend(ctx context.Context, p *pool, ac agentConfig) (agents.Backend, error) {
 	sc := ac.Slurm
 	cfg := slurm.DefaultConfig()
 	cfg.Name = ac.Name
@@ -439,9 +482,27 @@ func (p *pool) slurmBackend(ac agentConfig) (agents.Backend, func(), error) {
 	}
 	cfg.CallTimeout = sc.CallTimeout.or(cfg.CallTimeout)
 	cfg.Logger = p.log.With("backend", ac.Name)
-	b, err := slurm.New(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("agent %s: %w", ac.Name, err)
+	return slurm.New(ctx, cfg)
+}
+
+func newGridEngineBackend(ctx context.Context, p *pool, ac agentConfig) (agents.Backend, error) {
+	gc := ac.GridEngine
+	cfg := gridengine.DefaultConfig()
+	cfg.Name = ac.Name
+	cfg.Root = gc.Root
+	if gc.Cell != "" {
+		cfg.Cell = gc.Cell
 	}
-	return b, func() {}, nil
+	cfg.QmasterPort, cfg.ExecdPort = gc.QmasterPort, gc.ExecdPort
+	cfg.Queue, cfg.ParallelEnv, cfg.MaxSlots = gc.Queue, gc.ParallelEnv, gc.MaxSlots
+	if gc.ExclusiveResource != "" {
+		cfg.ExclusiveResource = gc.ExclusiveResource
+	}
+	cfg.WorkDir, cfg.Spool = gc.WorkDir, gc.Spool
+	if len(gc.Capabilities) > 0 {
+		cfg.Capabilities = gc.Capabilities
+	}
+	cfg.CallTimeout = gc.CallTimeout.or(cfg.CallTimeout)
+	cfg.Logger = p.log.With("backend", ac.Name)
+	return gridengine.New(ctx, cfg)
 }
