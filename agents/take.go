@@ -64,6 +64,8 @@ func (a *Agent) handleOne(ctx context.Context, tmpl tuplebroker.Template, pushed
 	at := attempt{req: req, pushed: pushed}
 	if def, err := jsdl.ParseBytes(req.JSDL, requestLimits()); err != nil {
 		at.invalid = err
+	} else if err := Admit(def, a.be.Capabilities()); err != nil {
+		at.err = err // what no backend of this kind can run: rejected here
 	} else {
 		job := Job{GUID: req.GUID, UID: req.UID, Definition: def, Attempt: req.Attempts}
 		at.backendJobID, at.err = a.submitOnce(ctx, job, fresh(req, returned))

@@ -65,11 +65,11 @@ func newPool(t *testing.T, run time.Duration) *pool {
 	natsURL := srv.ClientURL()
 
 	// The agent.
-	be, err := sim.New(sim.Config{Name: "simA", Capabilities: []string{"arch=x86_64", "os=LINUX"}, RunTime: sim.Fixed(run), Seed: 1})
+	be, err := sim.New(ctx, sim.Config{Name: "simA", Capabilities: []string{"arch=x86_64", "os=LINUX"}, RunTime: sim.Fixed(run), Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { be.Close() })
+	t.Cleanup(func() { be.Close(context.Background()) })
 	p.sim = be
 	tcfg := strategies.DefaultThrottleConfig()
 	tcfg.Fixed = strategies.FixedConfig{Rate: 100000, Burst: 1000}

@@ -225,7 +225,7 @@ func (p *pool) newFactory(ctx context.Context) (*factory.Factory, error) {
 	fcfg.KeepCouriers = fc.KeepCouriers
 	name := fc.Strategy
 	if name == "" {
-		name = "hybrid"
+		name = factory.DefaultStrategy
 	}
 	st, err := strategies.NewFactoryStrategy(name, fcfg)
 	if err != nil {
