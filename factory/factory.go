@@ -11,7 +11,7 @@
 // the hosting manager node (over the bus) once one does.
 //
 // The HTTP contract (routes, status codes, problem+json errors) is the
-// broker's API; see the project's http.md.
+// broker's API; the project's README lists it.
 package factory
 
 import (
@@ -71,9 +71,7 @@ func New(cfg Config, sp *space.Space, names *space.Names, mgr Managers, push Pus
 
 func (f *Factory) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	m.Handle("GET /healthz", HealthHandler(f.sp))
 	m.Handle("POST /v1/jobs", f.authed(f.submit))
 	m.Handle("GET /v1/jobs", f.authed(f.list))
 	m.Handle("GET /v1/jobs/{id}", f.authed(f.get))

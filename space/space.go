@@ -670,3 +670,6 @@ func setTTL(h nats.Header, lease time.Duration) {
 	}
 	h.Set(jetstream.MsgTTLHeader, strconv.FormatInt(int64(secs), 10)+"s")
 }
+
+// Connected reports whether the Space's connection to its server is up.
+func (s *Space) Connected() bool { return s.nc.IsConnected() }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"tuplebroker"
+	"tuplebroker/factory"
 	"tuplebroker/space"
 )
 
@@ -212,7 +213,7 @@ func parseList(t *testing.T, out string) map[string]listed {
 	return got
 }
 
-func getHealthz(t *testing.T, addr string) (int, healthz) {
+func getHealthz(t *testing.T, addr string) (int, factory.Health) {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
@@ -222,7 +223,7 @@ func getHealthz(t *testing.T, addr string) (int, healthz) {
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("healthz Content-Type = %q", ct)
 	}
-	var h healthz
+	var h factory.Health
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		t.Fatal(err)
 	}

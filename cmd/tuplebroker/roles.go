@@ -44,14 +44,12 @@ type pool struct {
 
 	// listener, if set, is where the factory serves HTTP.
 	listener net.Listener
-	// noFactory: serve HTTP on listener (through wrap) without a factory.
+	// noFactory: serve HTTP on listener (/healthz only) without a factory.
 	noFactory bool
 	// tokensFile for the factory; required when listener is set.
 	tokensFile string
 	manager    bool
 	agents     []agentConfig
-	// wrap, if set, wraps the factory's handler (serve adds its /healthz).
-	wrap func(http.Handler) http.Handler
 	// ready, if set, is called once every role has started.
 	ready func(httpAddr string) error
 
@@ -153,7 +151,7 @@ func (p *pool) run(ctx context.Context) error {
 
 	stopHTTP := func() {}
 	if p.listener != nil {
-		var h http.Handler = http.NotFoundHandler()
+		h := factory.HealthHandler(p.sp) // without a factory: /healthz only
 		closeFactory := func() {}
 		if !p.noFactory {
 			f, err := p.newFactory(ctx)
@@ -162,9 +160,6 @@ func (p *pool) run(ctx context.Context) error {
 			}
 			p.factory = f
 			h, closeFactory = f, func() { _ = f.Close() }
-		}
-		if p.wrap != nil {
-			h = p.wrap(h)
 		}
 		hs := &http.Server{
 			Handler:           h,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -248,12 +247,6 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 			return fmt.Errorf("http: %w", err)
 		}
 		p.listener = ln
-		p.wrap = func(h http.Handler) http.Handler {
-			mux := http.NewServeMux()
-			mux.Handle("/", h)
-			mux.Handle("GET /healthz", newHTTPHandler(sp, nc))
-			return mux
-		}
 	}
 	p.ready = func(httpAddr string) error {
 		if httpAddr != "" {
@@ -316,27 +309,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// healthz is the body of GET /healthz.
-type healthz struct {
-	Status string `json:"status"`
-	Tuples int    `json:"tuples"`
-}
-
-func newHTTPHandler(sp *space.Space, nc *space.Conn) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		h, code := healthz{Status: "ok"}, http.StatusOK
-		if !nc.IsConnected() {
-			h.Status, code = "unavailable", http.StatusServiceUnavailable
-		}
-		for _, n := range countByKind(sp) {
-			h.Tuples += n
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(h)
-	})
-	return mux
 }
