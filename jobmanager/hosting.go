@@ -126,7 +126,7 @@ func (n *Node) adoptAll(rs []*tuplebroker.Response) int {
 
 // takeLoop is one hosting worker.
 func (n *Node) takeLoop(ctx context.Context) {
-	for {
+	for ctx.Err() == nil {
 		if err := n.reserve(ctx); err != nil {
 			return
 		}
@@ -144,62 +144,37 @@ func (n *Node) takeLoop(ctx context.Context) {
 	}
 }
 
-// hostBatch takes one unpublished Response in a transaction (waiting for
-// one to be written), and more while they wait and admission allows, up to
-// Batch; writes them back published naming this node, commits, and hosts
-// them. One admission is held on entry.
+// hostBatch publishes unpublished Responses as hosted by this node — one
+// compare-and-set per job, one atomic batch for the lot (space.Replace),
+// no claim in between — waiting for one to be written, and takes as many
+// as wait and admission allows, up to Batch. One admission is held on
+// entry.
 func (n *Node) hostBatch(ctx context.Context) error {
 	held := 1
 	defer func() { n.release(held) }()
-	tx, err := n.sp.Begin(ctx, n.cfg.TxnLease)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+	for held < n.cfg.Batch && n.tryReserve() {
+		held++
 	}
-	fctx, cancel := tuplebroker.FinishContext(ctx, n.cfg.TxnLease)
-	defer cancel()
-	// Leave half the lease for the commit; then start a fresh transaction.
 	tctx, tcancel := context.WithTimeout(ctx, n.cfg.TxnLease/2)
-	t, err := tx.Take(tctx, unpublished)
-	tcancel()
+	defer tcancel()
+	out, err := n.sp.Replace(tctx, unpublished, held, func(t tuplebroker.Tuple) tuplebroker.Tuple {
+		return t.(*tuplebroker.Response).HostedBy(n.cfg.Handle)
+	})
 	if err != nil {
-		_ = tx.Abort(fctx)
 		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			return nil
 		}
-		return fmt.Errorf("take: %w", err)
-	}
-	batch := []*tuplebroker.Response{t.(*tuplebroker.Response)}
-	for len(batch) < n.cfg.Batch && n.tryReserve() {
-		held++
-		t, err := tx.TryTake(ctx, unpublished)
-		if err != nil {
-			break // none left, or the transaction is failing: commit what we have
-		}
-		batch = append(batch, t.(*tuplebroker.Response))
-	}
-	pubs := make([]*tuplebroker.Response, len(batch))
-	for i, r := range batch {
-		p := r.HostedBy(n.cfg.Handle)
-		pubs[i] = p
-		if err := tx.Write(p, space.Forever); err != nil {
-			_ = tx.Abort(fctx)
-			return fmt.Errorf("publish %s: %w", r.GUID, err)
-		}
-	}
-	if err := tx.Commit(fctx); err != nil {
-		// Not committed: the claims come back when the lease ends. Or
-		// committed after all (a lost reply): then the takeover scan finds
-		// the Responses naming this node and hosts them. No Abort: it
-		// could race the roll-forward of a commit that happened.
-		return fmt.Errorf("commit %d responses: %w", len(pubs), err)
+		// Not written, or written after all (a lost reply): then the
+		// takeover scan finds the Responses naming this node and hosts them.
+		return fmt.Errorf("publish responses: %w", err)
 	}
 	now := time.Now()
 	n.mu.Lock()
-	for _, p := range pubs {
-		n.adoptLocked(p, false, now)
+	for _, t := range out {
+		n.adoptLocked(t.(*tuplebroker.Response), false, now)
 	}
-	n.reserved -= len(pubs)
-	held -= len(pubs)
+	n.reserved -= len(out)
+	held -= len(out)
 	n.mu.Unlock()
 	return nil
 }

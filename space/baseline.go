@@ -92,3 +92,29 @@ func MeasureKVBaseline(ctx context.Context, urls string, d time.Duration) (KVBas
 	}
 	return KVBaseline{Seq: seq, Par8: par}, nil
 }
+
+// LastSequence returns the last stream sequence of the space's bucket on the
+// server at urls: the number of messages ever stored in it. The difference
+// over a run, divided by the jobs, is the writes each job cost.
+func LastSequence(ctx context.Context, urls, bucket string) (uint64, error) {
+	nc, err := Dial(urls, "tuplebroker-bench-writes", 0)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: %w", err)
+	}
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ictx, "KV_"+bucket)
+	if err != nil {
+		return 0, fmt.Errorf("bucket %s: %w", bucket, err)
+	}
+	info, err := st.Info(ictx)
+	if err != nil {
+		return 0, fmt.Errorf("bucket %s: %w", bucket, err)
+	}
+	return info.State.LastSeq, nil
+}

@@ -73,15 +73,16 @@ type mirror struct {
 	byKind  map[string]map[string]*entry
 	// byTok indexes every index field but the last (the tuple's identity,
 	// found through its key): kind → position → token → key → entry.
-	byTok    map[string][]map[string]map[string]*entry
-	sched    *scheduler        // visible Requests, in take order
-	claims   map[string]*entry // claimed tuples, for the sweep
-	tomb     map[string]uint64 // local removals the consumer has not yet passed
-	lost     map[string]lostMark
-	inflight map[string]bool // claims this process is attempting
-	applied  uint64          // last stream sequence applied from the consumer
-	isReady  bool
-	ready    chan struct{}
+	byTok     map[string][]map[string]map[string]*entry
+	sched     *scheduler        // visible Requests, in take order
+	claims    map[string]*entry // claimed tuples, for the sweep
+	tomb      map[string]uint64 // local removals the consumer has not yet passed
+	lost      map[string]lostMark
+	inflight  map[string]bool // claims this process is attempting
+	restoring map[string]bool // expired claims this process is putting back
+	applied   uint64          // last stream sequence applied from the consumer
+	isReady   bool
+	ready     chan struct{}
 
 	waitMu        sync.Mutex
 	waiters       map[string]map[*waiter]struct{}   // kind → waiters
@@ -105,6 +106,7 @@ func newMirror(s *Space) *mirror {
 		tomb:         map[string]uint64{},
 		lost:         map[string]lostMark{},
 		inflight:     map[string]bool{},
+		restoring:    map[string]bool{},
 		ready:        make(chan struct{}),
 		waiters:      map[string]map[*waiter]struct{}{},
 		notifiers:    map[string]map[*notifier]struct{}{},

@@ -42,8 +42,8 @@ func (s *Space) sweepOnce(ctx context.Context) {
 	var stale []string
 	m.mu.Lock()
 	for _, e := range m.claims {
-		if e.env.L != 0 && e.env.L <= cut && !m.inflight[e.key] {
-			m.inflight[e.key] = true // one restore at a time per key here
+		if e.env.L != 0 && e.env.L <= cut && !m.restoring[e.key] {
+			m.restoring[e.key] = true // one restore at a time per key here
 			expired = append(expired, e)
 		}
 	}
@@ -73,7 +73,9 @@ func (s *Space) sweepOnce(ctx context.Context) {
 				if err := s.restore(rctx, e); err != nil && !isWrongSeq(err) && rctx.Err() == nil {
 					s.log.Warn("restoring a tuple whose claim expired", "key", e.key, "txn", e.env.C, "err", err)
 				}
-				m.endClaim(e.key)
+				m.mu.Lock()
+				delete(m.restoring, e.key)
+				m.mu.Unlock()
 			}
 		}()
 	}

@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"tuplebroker/client"
+	"tuplebroker/space"
 
 	"github.com/urfave/cli/v2"
 )
@@ -66,6 +67,7 @@ object). The exit status is 1 if any POST failed.`,
 			&cli.DurationFlag{Name: "wait", Usage: "the wait= of each POST: how long a factory may hold it for a 201", Value: submitWait},
 			&cli.Float64Flag{Name: "rate", Usage: "submit at this many jobs/s in all (open loop, paced); 0: as fast as the concurrency allows"},
 			&cli.StringFlag{Name: "kv-baseline", Usage: "NATS URL of the pool: also measure raw JetStream KV puts there (file storage, same server) in the same run, as the baseline the jobs/s is compared with"},
+			&cli.StringFlag{Name: "bucket", Usage: "the space's bucket, for counting the writes per job (with --kv-baseline)", Value: "tuples"},
 			&cli.BoolFlag{Name: "resolve", Usage: "after the run, GET each job answered without a backend once, to count it under the backend it has by then"},
 		),
 		Action: runBench,
@@ -120,6 +122,7 @@ type benchReport struct {
 	Resolved       int            `json:"resolved,omitempty"`
 	Rate           float64        `json:"rate,omitempty"`
 	KV             *kvBaseline    `json:"kv_baseline,omitempty"`
+	WritesPerJob   float64        `json:"writes_per_job,omitempty"`
 	ErrorSamples   []string       `json:"error_samples,omitempty"`
 }
 
@@ -148,8 +151,19 @@ func runBench(c *cli.Context) error {
 			return fmt.Errorf("bench: --kv-baseline: %w", err)
 		}
 	}
+	var seq0 uint64
+	if u := c.String("kv-baseline"); u != "" {
+		if seq0, err = space.LastSequence(c.Context, u, c.String("bucket")); err != nil {
+			return fmt.Errorf("bench: count writes: %w", err)
+		}
+	}
 	rep := runBenchmark(c.Context, cfg)
 	rep.KV = kv
+	if u := c.String("kv-baseline"); u != "" && rep.Accepted > 0 {
+		if seq1, err := space.LastSequence(c.Context, u, c.String("bucket")); err == nil {
+			rep.WritesPerJob = float64(seq1-seq0) / float64(rep.Accepted)
+		}
+	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
 		if err := enc.Encode(rep); err != nil {
@@ -479,6 +493,9 @@ func writeBenchReport(w io.Writer, rep benchReport) error {
 	if kv := rep.KV; kv != nil {
 		row("raw KV put/s", fmt.Sprintf("%.0f (1 in flight), %.0f (8 in flight)", kv.Seq, kv.Par8))
 		row("jobs/s ÷ KV put/s", fmt.Sprintf("%.3f (1 in flight), %.3f (8 in flight)", rep.JobsPerSecond/kv.Seq, rep.JobsPerSecond/kv.Par8))
+	}
+	if rep.WritesPerJob > 0 {
+		row("KV writes per job", strconv.FormatFloat(rep.WritesPerJob, 'f', 2, 64), " (messages stored in the bucket during the run ÷ jobs accepted)")
 	}
 	if rep.Accepted > 0 {
 		row("latency p50", dur(rep.LatencyMS.P50))
