@@ -41,6 +41,9 @@ type Advert struct {
 	Address      string   `json:"address,omitempty"`
 	Workers      int      `json:"workers"`
 	Couriers     int      `json:"couriers,omitempty"`
+	// Seen is when the names server last stored the advert (not encoded:
+	// the directory tells).
+	Seen time.Time `json:"-"`
 }
 
 // AdvertPrefix is the names prefix of agent adverts: "agent.<name>".

@@ -24,7 +24,10 @@ type Job struct {
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Reason explains a Failed or Cancelled state, or the last refused
 	// attempt of a job still pending.
-	Reason   string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Waiting says, in words, why a Pending job waits: its place in the
+	// queue, an agent submitting it, or no agent that can serve it.
+	Waiting  string `json:"waiting,omitempty"`
 	Attempts int    `json:"attempts"`
 	// Manager is the handle of the manager node hosting the job, if any.
 	Manager   string    `json:"manager,omitempty"`

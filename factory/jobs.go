@@ -35,6 +35,7 @@ type tuples struct {
 	published, unpublished *tuplebroker.Response
 	request                *tuplebroker.Request
 	claimed                bool // the request is held by an agent's transaction
+	claimedUntil           time.Time
 }
 
 func (t tuples) empty() bool { return t.published == nil && t.unpublished == nil && t.request == nil }
@@ -66,7 +67,7 @@ func (f *Factory) lookup(guid string) tuples {
 	}
 	for _, e := range f.sp.Entries(tuplebroker.RequestTemplate{GUID: guid}) {
 		if r, ok := e.Tuple.(*tuplebroker.Request); ok {
-			t.request, t.claimed = r, e.ClaimedBy != ""
+			t.request, t.claimed, t.claimedUntil = r, e.ClaimedBy != "", e.ClaimedUntil
 		}
 	}
 	return t
@@ -93,7 +94,15 @@ func (f *Factory) current(ctx context.Context, uid, guid string) (view, error) {
 	case t.unpublished != nil:
 		return view{job: tuplebroker.JobFromResponse(t.unpublished)}, nil
 	}
-	return view{job: tuplebroker.JobFromRequest(t.request, t.claimed)}, nil
+	j := tuplebroker.JobFromRequest(t.request, t.claimed)
+	facts := pendingFacts{Claimed: t.claimed, ClaimedUntil: t.claimedUntil,
+		Requirements: t.request.Requirements, Now: time.Now()}
+	facts.Queue, facts.Queued = f.sp.Queue(guid)
+	if ads, err := f.names.Adverts(ctx); err == nil {
+		facts.Adverts = ads
+		j.Waiting = whyPending(facts)
+	}
+	return view{job: j}, nil
 }
 
 // managerJob asks the manager node hosting a job for it; if the node does

@@ -157,7 +157,7 @@ func TestOwnerOnly(t *testing.T) {
 		t.Errorf("rejected unauthorized %d, want 8", got)
 	}
 	h := call(t, http.MethodGet, f.url+"/healthz", "", "", nil)
-	if h.status != http.StatusOK || !slices.Equal(h.body, []byte("{\"status\":\"ok\"}\n")) {
+	if h.status != http.StatusOK || !slices.Equal(h.body, []byte("{\"status\":\"ok\",\"tuples\":1}\n")) {
 		t.Errorf("healthz: %d %s", h.status, h.body)
 	}
 }

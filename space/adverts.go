@@ -27,6 +27,7 @@ func (n *Names) Adverts(ctx context.Context) ([]tuplebroker.Advert, error) {
 	for _, a := range as {
 		var ad tuplebroker.Advert
 		if json.Unmarshal(a.Value, &ad) == nil && ad.Agent != "" {
+			ad.Seen = a.Updated
 			out = append(out, ad)
 		}
 	}

@@ -78,6 +78,7 @@ func DefaultConfig() Config {
 		MarkerTTL:     30 * time.Second,
 		SweepInterval: time.Second,
 		ClaimGrace:    500 * time.Millisecond,
+		Order:         Order{AgeBound: 10 * time.Minute},
 		OpTimeout:     2 * time.Second,
 		Logger:        slog.Default(),
 	}

@@ -11,6 +11,7 @@ import (
 
 	"tuplebroker/agents/sim"
 	"tuplebroker/bus"
+	"tuplebroker/space"
 	"tuplebroker/strategies"
 )
 
@@ -20,9 +21,30 @@ import (
 type poolConfig struct {
 	Bucket   string        `json:"bucket,omitempty"`
 	Replicas int           `json:"replicas,omitempty"`
+	Queue    queueConfig   `json:"queue"`
 	Factory  factoryConfig `json:"factory"`
 	Manager  managerConfig `json:"manager"`
 	Agents   []agentConfig `json:"agents"`
+}
+
+// queueConfig is the take order of Requests (space.Order): per-user
+// fair-share weights (default 1) and the age after which a request goes
+// before every younger one whatever its priority.
+type queueConfig struct {
+	Weights  map[string]float64 `json:"weights,omitempty"`
+	AgeBound *duration          `json:"age_bound,omitempty"`
+}
+
+// order is the space's take order this configuration asks for.
+func (q queueConfig) order() space.Order {
+	o := space.DefaultConfig().Order
+	if q.Weights != nil {
+		o.Weights = q.Weights
+	}
+	if q.AgeBound != nil {
+		o.AgeBound = time.Duration(*q.AgeBound)
+	}
+	return o
 }
 
 type factoryConfig struct {
@@ -156,6 +178,14 @@ func loadPoolConfig(path string) (poolConfig, error) {
 }
 
 func (c poolConfig) validate() error {
+	for u, w := range c.Queue.Weights {
+		if !(w > 0) || w > 1e6 {
+			return fmt.Errorf("queue.weights[%q]: %v is not a weight in (0, 1e6]", u, w)
+		}
+	}
+	if c.Queue.AgeBound != nil && *c.Queue.AgeBound < 0 {
+		return fmt.Errorf("queue.age_bound: negative")
+	}
 	seen := map[string]bool{}
 	for i, a := range c.Agents {
 		if err := bus.CheckName(a.Name); err != nil {

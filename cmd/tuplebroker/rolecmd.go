@@ -144,7 +144,7 @@ func runRole(c *cli.Context, setup func(*pool) error) error {
 	}
 	defer nc.Close()
 	octx, cancel := context.WithTimeout(c.Context, openTimeout)
-	sp, err := space.Open(octx, nc, space.WithBucket(bucket), space.WithReplicas(replicas), space.WithLogger(log), space.WithHolder(c.Command.Name))
+	sp, err := space.Open(octx, nc, space.WithBucket(bucket), space.WithReplicas(replicas), space.WithLogger(log), space.WithHolder(c.Command.Name), space.WithOrder(cfg.Queue.order()))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("open space: %w", err)

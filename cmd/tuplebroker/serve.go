@@ -212,7 +212,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return fmt.Errorf("connect to NATS server: %w", err)
 	}
 	defer nc.Close()
-	sp, err := space.Open(ctx, nc, space.WithBucket(cfg.Bucket), space.WithHolder("serve"), space.WithLogger(log))
+	sp, err := space.Open(ctx, nc, space.WithBucket(cfg.Bucket), space.WithHolder("serve"), space.WithLogger(log), space.WithOrder(cfg.Pool.Queue.order()))
 	if err != nil {
 		return fmt.Errorf("open space: %w", err)
 	}
