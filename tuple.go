@@ -29,9 +29,10 @@ var Kinds = []Kind{KindRequest, KindResponse, KindCourier}
 
 // A Tuple is one of *Request, *Response or *Courier.
 //
-// Index returns the tuple's selecting fields in key order. They become the
-// tuple's key in the space, so that templates on them need no scan; the last
-// one identifies the tuple within its kind.
+// Index returns the tuple's selecting fields. The space indexes them, so
+// that templates on them need no scan; the last one identifies the tuple
+// within its kind (a job's GUID for Requests and Responses, which share
+// one key).
 type Tuple interface {
 	Kind() Kind
 	Index() []string
@@ -57,9 +58,9 @@ type Request struct {
 	Factory string `json:"factory"` // handle of the factory that accepted the job
 	UID     string `json:"uid"`     // owner
 	JSDL    []byte `json:"jsdl"`    // the job description as submitted
-	// Priority: higher is more urgent. It is stored, copied into the
-	// Response and reported with the job; the space's take order does not
-	// use it yet (see DESIGN.md, invariant 6).
+	// Priority orders takes: higher is more urgent (space/order.go: age
+	// bound, then priority, then fair share between users, then Created).
+	// It is copied into the Response and reported with the job.
 	Priority int `json:"priority,omitempty"`
 	// Attempts counts submissions that a backend refused or failed.
 	Attempts     int          `json:"attempts,omitempty"`
@@ -87,7 +88,8 @@ func (r *Request) ReservedFor(agent string, now time.Time) bool {
 func (*Request) Kind() Kind { return KindRequest }
 
 // Index is [requirements class, GUID]: agents select requests by the class of
-// requirements they can serve.
+// requirements they can serve. A Request and its Response share one key in
+// the space (the GUID): the commit turns one into the other.
 func (r *Request) Index() []string { return []string{r.Requirements.Class(), r.GUID} }
 
 // Requirements are the capabilities a backend must offer to serve a request,
